@@ -1,0 +1,752 @@
+"""The Sans-I/O core: the state machine of RFC 6455.
+
+Theory of operation
+-------------------
+A :class:`Protocol` is fed bytes with :meth:`Protocol.receive_data` and the
+end of the stream with :meth:`Protocol.receive_eof`. It turns them into
+events (:class:`~sansws.frames.Frame` objects, fetched with
+:meth:`Protocol.events_received`) and into bytes to write back (fetched with
+:meth:`Protocol.data_to_send`). The application asks for frames with the
+``send_*`` methods. Nothing here blocks, sleeps, reads a clock or touches a
+socket: the I/O layer does that, and :meth:`Protocol.close_expected` tells it
+when to arm a time-out.
+
+Parsing. Incoming bytes join a buffer; one call parses every complete frame
+in it in a single loop, from an offset, and trims the consumed prefix once at
+the end. Each header is checked as soon as it is complete, before its payload
+arrives (RFC 6455 §5.2: reserved bits, opcode, masking by side, control frame
+rules, minimal length encoding, the 63-bit limit, and ``max_size``), so a
+hostile header fails the connection without a byte of its payload buffered.
+A payload is unmasked once, by :func:`~sansws.frames.apply_mask`. Text is
+validated as UTF-8 frame by frame with an incremental decoder, so invalid
+text fails the connection with 1007 at the frame that brings it (§8.1).
+
+Errors. A peer that breaks the protocol never makes :meth:`receive_data`
+raise: the connection fails (§7.1.7) with the RFC's close code, the cause is
+kept in :attr:`Protocol.parser_exc`, and later input is discarded. A local
+application that misuses the API gets an exception at once, and nothing is
+queued.
+
+Closing (§7.1). The state moves CONNECTING → OPEN → CLOSING → CLOSED and
+never back. A Close frame, sent or received, moves OPEN to CLOSING; a Close
+received while OPEN is echoed with the same payload. The server closes TCP
+first (§7.1.1): it half-closes as soon as Close frames went both ways, or as
+soon as the connection fails; the client half-closes when it sees the
+server's end of stream. The end of the stream always moves to CLOSED.
+"""
+
+from __future__ import annotations
+
+import codecs
+import enum
+import logging
+import os
+import struct
+import uuid
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Union
+
+from .exceptions import (
+    ConnectionClosed,
+    ConnectionClosedError,
+    ConnectionClosedOK,
+    InvalidState,
+    PayloadTooBig,
+    ProtocolError,
+)
+from .extensions.base import Extension
+from .frames import (
+    OK_CLOSE_CODES,
+    OP_BINARY,
+    OP_CLOSE,
+    OP_CONT,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    OPCODES,
+    Close,
+    CloseCode,
+    Frame,
+    Opcode,
+    apply_mask,
+    encode_header,
+)
+
+if TYPE_CHECKING:
+    from .http11 import Request, Response
+
+__all__ = [
+    "CLIENT",
+    "CLOSED",
+    "CLOSING",
+    "CONNECTING",
+    "OPEN",
+    "SEND_EOF",
+    "SERVER",
+    "Event",
+    "LoggerLike",
+    "Protocol",
+    "Side",
+    "State",
+]
+
+LoggerLike = Union[logging.Logger, "logging.LoggerAdapter[Any]"]
+Event = Union["Request", "Response", Frame]
+BytesLike = bytes | bytearray | memoryview
+
+
+class Side(enum.IntEnum):
+    """A WebSocket connection is either a server or a client."""
+
+    SERVER = 0
+    CLIENT = 1
+
+
+SERVER = Side.SERVER
+CLIENT = Side.CLIENT
+
+
+class State(enum.IntEnum):
+    """The four states of a WebSocket connection (RFC 6455 §4.1, §4.2, §7.1.3, §7.1.4)."""
+
+    CONNECTING = 0
+    OPEN = 1
+    CLOSING = 2
+    CLOSED = 3
+
+
+CONNECTING = State.CONNECTING
+OPEN = State.OPEN
+CLOSING = State.CLOSING
+CLOSED = State.CLOSED
+
+#: Sentinel in :meth:`Protocol.data_to_send`: half-close the TCP connection.
+SEND_EOF = b""
+
+# Payloads above this size are queued apart from their header instead of
+# being joined to it, so that a large server frame is never copied.
+_JOIN_LIMIT = 4096
+
+_MASK_KEY_BLOCK = 4096
+
+
+def _mask_keys() -> Iterator[bytes]:
+    """Yield 4-byte masking keys from a pool filled by ``os.urandom``.
+
+    RFC 6455 §5.3 wants each key unpredictable to the application that
+    chooses the payload; ``os.urandom`` is the OS's cryptographic source.
+    One system call serves 1024 keys instead of one. Each key is used once.
+    """
+    while True:
+        block = os.urandom(_MASK_KEY_BLOCK)
+        for (key,) in struct.iter_unpack("4s", block):
+            yield key
+
+
+_next_mask_key = _mask_keys().__next__
+
+_UTF8Decoder = codecs.getincrementaldecoder("utf-8")
+
+
+class Protocol:
+    """Sans-I/O implementation of a WebSocket connection (RFC 6455).
+
+    Args:
+        side: :attr:`Side.CLIENT` or :attr:`Side.SERVER`.
+        state: the initial state; OPEN when the opening handshake was done
+            elsewhere, CONNECTING for the handshake subclasses.
+        max_size: the largest incoming message, in bytes, counted across its
+            fragments and after decompression; or a pair
+            ``(max_message_size, max_fragment_size)``; or None for no limit.
+            A peer that goes past it fails the connection with 1009.
+        logger: where to log; defaults to ``logging.getLogger("sansws.client")``
+            or ``"sansws.server"``. At DEBUG level it logs one line per frame.
+    """
+
+    def __init__(
+        self,
+        side: Side,
+        *,
+        state: State = OPEN,
+        max_size: int | tuple[int | None, int | None] | None = 2**20,
+        logger: LoggerLike | None = None,
+    ) -> None:
+        #: Unique identifier of the connection, for logs.
+        self.id: uuid.UUID = uuid.uuid4()
+        if logger is None:
+            logger = logging.getLogger(f"sansws.{side.name.lower()}")
+        #: Logger for this connection.
+        self.logger: LoggerLike = logger
+        # Read once: checking the level per frame would cost on the hot path.
+        self.debug = logger.isEnabledFor(logging.DEBUG)
+        self.side = side
+        self._state = state
+        if isinstance(max_size, tuple):
+            self.max_message_size, self.max_fragment_size = max_size
+        else:
+            self.max_message_size, self.max_fragment_size = max_size, None
+        #: Negotiated extensions, nearest the wire last.
+        self.extensions: list[Extension] = []
+
+        self.close_rcvd: Close | None = None
+        self.close_sent: Close | None = None
+        self.close_rcvd_then_sent: bool | None = None
+        #: The exception that made the connection fail, if the peer broke
+        #: the protocol.
+        self.parser_exc: Exception | None = None
+        #: Set by the handshake subclasses when the opening handshake fails.
+        self.handshake_exc: Exception | None = None
+        self.eof_sent = False
+
+        self._buffer = bytearray()
+        self._eof_received = False
+        self._discarding = False
+        self._events: list[Event] = []
+        self._output: list[bytes] = []
+
+        # The fragmented message being received: its opcode (None between
+        # messages), its size so far, and a UTF-8 decoder for text.
+        self._recv_opcode: Opcode | None = None
+        self._recv_size = 0
+        self._utf8: codecs.IncrementalDecoder | None = None
+        # The opcode of the fragmented message being sent, None between.
+        self._send_opcode: Opcode | None = None
+
+    # Public state --------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        """State of the connection (RFC 6455 §4.1, §4.2, §7.1.3, §7.1.4)."""
+        return self._state
+
+    @state.setter
+    def state(self, state: State) -> None:
+        if self.debug:
+            self.logger.debug("= connection is %s", state.name)
+        self._state = state
+
+    @property
+    def close_code(self) -> int | None:
+        """The close code received (RFC 6455 §7.1.5), None until CLOSED.
+
+        1005 if the Close frame had no code, 1006 if no Close frame came.
+        """
+        if self._state is not CLOSED:
+            return None
+        if self.close_rcvd is None:
+            return CloseCode.ABNORMAL_CLOSURE
+        return self.close_rcvd.code
+
+    @property
+    def close_reason(self) -> str | None:
+        """The close reason received (RFC 6455 §7.1.6), None until CLOSED."""
+        if self._state is not CLOSED:
+            return None
+        if self.close_rcvd is None:
+            return ""
+        return self.close_rcvd.reason
+
+    @property
+    def close_exc(self) -> ConnectionClosed:
+        """The exception to raise when the application uses a closed connection.
+
+        :class:`~sansws.exceptions.ConnectionClosedOK` when Close frames went
+        both ways with codes 1000, 1001 or 1005;
+        :class:`~sansws.exceptions.ConnectionClosedError` otherwise.
+
+        Raises:
+            AssertionError: the connection is not CLOSED yet; the code and
+                reason are known only then.
+        """
+        assert self._state is CLOSED, "connection isn't closed yet"
+        exc_type: type[ConnectionClosed] = ConnectionClosedError
+        if (
+            self.close_rcvd is not None
+            and self.close_sent is not None
+            and self.close_rcvd.code in OK_CLOSE_CODES
+            and self.close_sent.code in OK_CLOSE_CODES
+        ):
+            exc_type = ConnectionClosedOK
+        exc = exc_type(self.close_rcvd, self.close_sent, self.close_rcvd_then_sent)
+        exc.__cause__ = self.parser_exc
+        return exc
+
+    # Receiving -----------------------------------------------------------
+
+    def receive_data(self, data: BytesLike) -> None:
+        """Receive data from the network.
+
+        After calling this method, call :meth:`data_to_send` and write what
+        it returns, then call :meth:`events_received` and process the
+        events. Frames that break the protocol fail the connection (see
+        :attr:`parser_exc`); they do not raise.
+
+        Raises:
+            EOFError: :meth:`receive_eof` was called earlier.
+        """
+        if self._eof_received:
+            raise EOFError("receive_data() called after receive_eof()")
+        if self._discarding or not data:
+            return
+        self._parse(data)
+
+    def receive_eof(self) -> None:
+        """Receive the end of the data stream from the network.
+
+        After calling this method, call :meth:`data_to_send` and write what
+        it returns: ``[SEND_EOF]`` or ``[]``. It adds no event. It is
+        idempotent. The connection is CLOSED afterwards; if no Close frame
+        came, the close code is 1006 (§7.1.5).
+        """
+        if self._eof_received:
+            return
+        self._eof_received = True
+        self._discarding = True
+        self._buffer.clear()
+        if self.debug:
+            self.logger.debug("< EOF")
+        if not self.eof_sent:
+            self.send_eof()
+        self.state = CLOSED
+
+    # Sending -------------------------------------------------------------
+
+    def send_continuation(self, data: BytesLike, fin: bool) -> None:
+        """Send a Continuation frame (RFC 6455 §5.4).
+
+        Args:
+            data: the next part of the message, of the same kind as its
+                first frame.
+            fin: True on the last frame of the message.
+
+        Raises:
+            ProtocolError: no fragmented message is in progress.
+            InvalidState: the connection is not OPEN.
+        """
+        if self._send_opcode is None:
+            raise ProtocolError("unexpected continuation frame")
+        self._check_open()
+        if fin:
+            self._send_opcode = None
+        self._send_frame(OP_CONT, data, fin)
+
+    def send_text(self, data: BytesLike, fin: bool = True) -> None:
+        """Send a Text frame (RFC 6455 §5.6).
+
+        Args:
+            data: text encoded with UTF-8. It is not checked: the peer fails
+                the connection with 1007 if it is not valid UTF-8.
+            fin: False on the first frame of a fragmented message.
+
+        Raises:
+            ProtocolError: a fragmented message is in progress.
+            InvalidState: the connection is not OPEN.
+        """
+        self._start_message(OP_TEXT, fin)
+        self._send_frame(OP_TEXT, data, fin)
+
+    def send_binary(self, data: BytesLike, fin: bool = True) -> None:
+        """Send a Binary frame (RFC 6455 §5.6).
+
+        Args:
+            data: arbitrary bytes.
+            fin: False on the first frame of a fragmented message.
+
+        Raises:
+            ProtocolError: a fragmented message is in progress.
+            InvalidState: the connection is not OPEN.
+        """
+        self._start_message(OP_BINARY, fin)
+        self._send_frame(OP_BINARY, data, fin)
+
+    def send_close(self, code: int | None = None, reason: str = "") -> None:
+        """Send a Close frame and start the closing handshake (RFC 6455 §5.5.1).
+
+        Args:
+            code: the close code, or None for a Close frame with an empty
+                payload (reported as 1005 by the peer).
+            reason: the close reason; at most 123 bytes in UTF-8.
+
+        Raises:
+            ProtocolError: the code may not be sent, the reason is too long,
+                or a reason is given without a code.
+            InvalidState: the connection is not OPEN.
+        """
+        if code is None:
+            if reason:
+                raise ProtocolError("cannot send a reason without a code")
+            close = Close(CloseCode.NO_STATUS_RCVD, "")
+            payload = b""
+        else:
+            close = Close(code, reason)
+            payload = close.serialize()
+        self._check_open()
+        self._send_frame(OP_CLOSE, payload, True)
+        self.close_sent = close
+        self.state = CLOSING
+
+    def send_ping(self, data: BytesLike) -> None:
+        """Send a Ping frame (RFC 6455 §5.5.2). Allowed while OPEN or CLOSING.
+
+        Raises:
+            ProtocolError: the payload is longer than 125 bytes.
+            InvalidState: the connection is neither OPEN nor CLOSING, or the
+                end of the stream was sent.
+        """
+        self._send_control(OP_PING, data)
+
+    def send_pong(self, data: BytesLike) -> None:
+        """Send a Pong frame (RFC 6455 §5.5.3). Allowed while OPEN or CLOSING.
+
+        Raises:
+            ProtocolError: the payload is longer than 125 bytes.
+            InvalidState: the connection is neither OPEN nor CLOSING, or the
+                end of the stream was sent.
+        """
+        self._send_control(OP_PONG, data)
+
+    def fail(self, code: int, reason: str = "") -> None:
+        """Fail the WebSocket connection (RFC 6455 §7.1.7).
+
+        While OPEN, send a Close frame with ``code`` (except 1006, which
+        means closing without one) and move to CLOSING. A server then
+        half-closes at once; a client waits for the server to close. Later
+        input is discarded.
+
+        Args:
+            code: the close code; a code that may be sent, or 1006.
+            reason: the close reason; at most 123 bytes in UTF-8.
+
+        Raises:
+            ProtocolError: the code is not valid, or the reason is too long.
+        """
+        close = Close(code, reason)
+        if code != CloseCode.ABNORMAL_CLOSURE:
+            close.check()
+        if self._state is OPEN:
+            if code != CloseCode.ABNORMAL_CLOSURE:
+                self._send_frame(OP_CLOSE, close.serialize(), True)
+                self.close_sent = close
+            self.state = CLOSING
+        if self.side is SERVER and not self.eof_sent:
+            self.send_eof()
+        self._discarding = True
+        self._buffer.clear()
+
+    # Fetching results ----------------------------------------------------
+
+    def events_received(self) -> list[Event]:
+        """Return the events received since the last call, and forget them.
+
+        Call it after any ``receive_*`` method. Events are
+        :class:`~sansws.frames.Frame` objects, control frames included (and
+        the handshake's Request or Response first, in the subclasses).
+        """
+        events, self._events = self._events, []
+        return events
+
+    def data_to_send(self) -> list[bytes]:
+        """Return the bytes to write to the network, and forget them.
+
+        Call it after any ``receive_*``, ``send_*`` or :meth:`fail` call,
+        and write the chunks in order. :data:`SEND_EOF` (an empty bytes)
+        means: half-close the TCP connection.
+        """
+        output, self._output = self._output, []
+        return output
+
+    def close_expected(self) -> bool:
+        """Tell whether the TCP connection is expected to close soon.
+
+        Call it after any ``receive_*`` call, :meth:`send_close` or
+        :meth:`fail`. When True, close the TCP connection after a short
+        time-out if the peer has not closed it by then.
+        """
+        return self._state is CLOSING or self.handshake_exc is not None
+
+    # Internals: sending --------------------------------------------------
+
+    def send_eof(self) -> None:
+        """Queue :data:`SEND_EOF`: nothing more will be written."""
+        assert not self.eof_sent, "end of stream already sent"
+        self.eof_sent = True
+        if self.debug:
+            self.logger.debug("> EOF")
+        self._output.append(SEND_EOF)
+
+    def _check_open(self) -> None:
+        if self._state is not OPEN:
+            raise InvalidState(f"connection is {self._state.name}; cannot send data")
+
+    def _start_message(self, opcode: Opcode, fin: bool) -> None:
+        if self._send_opcode is not None:
+            raise ProtocolError("expected a continuation frame")
+        self._check_open()
+        if not fin:
+            self._send_opcode = opcode
+
+    def _send_control(self, opcode: Opcode, data: BytesLike) -> None:
+        if len(data) > 125:
+            raise ProtocolError("control frame payload longer than 125 bytes")
+        if (self._state is not OPEN and self._state is not CLOSING) or self.eof_sent:
+            raise InvalidState(f"connection is {self._state.name}; cannot send control frames")
+        self._send_frame(opcode, data, True)
+
+    def _send_frame(self, opcode: Opcode, data: BytesLike, fin: bool) -> None:
+        """Encode one frame through the extensions and queue it (RFC 6455 §5.2)."""
+        if not isinstance(data, bytes):
+            # A caller's bytearray could change after we queue it.
+            data = bytes(data)
+        first_byte = opcode | 0x80 if fin else opcode
+        if self.extensions:
+            frame = Frame(opcode, data, fin)
+            for extension in self.extensions:
+                frame = extension.encode(frame)
+            data = frame.data
+            first_byte |= frame.rsv1 << 6 | frame.rsv2 << 5 | frame.rsv3 << 4
+        if self.debug:
+            self.logger.debug("> %s", Frame(opcode, data, fin))
+        length = len(data)
+        if self.side is CLIENT:
+            key = _next_mask_key()
+            header = encode_header(first_byte, length, key)
+            data = apply_mask(data, key)
+        else:
+            header = encode_header(first_byte, length, None)
+        if length <= _JOIN_LIMIT:
+            self._output.append(header + data)
+        else:
+            self._output.append(header)
+            self._output.append(data)
+
+    # Internals: receiving ------------------------------------------------
+
+    def _fail_from_peer(self, code: int, exc: Exception) -> None:
+        """The peer broke the protocol: keep the cause and fail (§7.1.7)."""
+        self.parser_exc = exc
+        if self.debug:
+            self.logger.debug("! failing connection with code %d", code, exc_info=exc)
+        reason = str(exc)
+        if len(reason.encode()) > 123:
+            reason = reason.encode()[:120].decode(errors="ignore") + "..."
+        self.fail(code, reason)
+
+    def _parse(self, data: BytesLike) -> None:
+        """Parse every complete frame in the buffer and ``data``.
+
+        Header checks run as soon as a header is complete, even when the
+        payload has not arrived; they depend only on state that does not
+        change until the frame is consumed, so running them again on the
+        next call is harmless.
+        """
+        buffer = self._buffer
+        if buffer:
+            buffer += data
+            buf: BytesLike = buffer
+        else:
+            # Nothing left over: parse the caller's bytes in place and keep
+            # only the tail, which saves a copy of every complete frame.
+            buf = data
+        size = len(buf)
+        pos = 0
+        is_client = self.side is CLIENT
+        max_message = self.max_message_size
+        max_fragment = self.max_fragment_size
+        while size - pos >= 2:
+            first = buf[pos]
+            second = buf[pos + 1]
+            length = second & 0x7F
+            header_end = pos + 2
+            if length >= 126:
+                if length == 126:
+                    header_end = pos + 4
+                    if size < header_end:
+                        break
+                    length = buf[pos + 2] << 8 | buf[pos + 3]
+                    if length < 126:
+                        self._fail_from_peer(1002, ProtocolError("non-minimal 16-bit length"))
+                        return
+                else:
+                    header_end = pos + 10
+                    if size < header_end:
+                        break
+                    length = int.from_bytes(buf[pos + 2 : header_end], "big")
+                    if length >> 63:
+                        self._fail_from_peer(
+                            1002, ProtocolError("64-bit length with its top bit set")
+                        )
+                        return
+                    if length < 0x10000:
+                        self._fail_from_peer(1002, ProtocolError("non-minimal 64-bit length"))
+                        return
+            masked = second & 0x80
+            if masked:
+                if is_client:
+                    self._fail_from_peer(1002, ProtocolError("masked frame from server"))
+                    return
+                header_end += 4
+            elif not is_client:
+                self._fail_from_peer(1002, ProtocolError("unmasked frame from client"))
+                return
+            opcode = first & 0x0F
+            if first & 0x70 and first & 0x70 & ~self._reserved_bits():
+                self._fail_from_peer(1002, ProtocolError("reserved bits must be 0"))
+                return
+            if opcode < 8:
+                if opcode == 0:
+                    if self._recv_opcode is None:
+                        self._fail_from_peer(1002, ProtocolError("unexpected continuation frame"))
+                        return
+                elif opcode < 3:
+                    if self._recv_opcode is not None:
+                        self._fail_from_peer(1002, ProtocolError("expected a continuation frame"))
+                        return
+                else:
+                    self._fail_from_peer(1002, ProtocolError(f"reserved opcode {opcode}"))
+                    return
+                if max_fragment is not None and length > max_fragment:
+                    self._fail_from_peer(
+                        1009,
+                        PayloadTooBig(f"frame of {length} bytes exceeds {max_fragment}"),
+                    )
+                    return
+                if max_message is not None and self._recv_size + length > max_message:
+                    self._fail_from_peer(
+                        1009,
+                        PayloadTooBig(
+                            f"message of {self._recv_size + length}+ bytes exceeds {max_message}"
+                        ),
+                    )
+                    return
+            elif opcode > 10:
+                self._fail_from_peer(1002, ProtocolError(f"reserved opcode {opcode}"))
+                return
+            elif length > 125:
+                self._fail_from_peer(1002, ProtocolError("control frame longer than 125 bytes"))
+                return
+            elif not first & 0x80:
+                self._fail_from_peer(1002, ProtocolError("fragmented control frame"))
+                return
+
+            end = header_end + length
+            if size < end:
+                break
+            if masked:
+                payload = apply_mask(buf[header_end:end], bytes(buf[header_end - 4 : header_end]))
+            else:
+                payload = bytes(buf[header_end:end])
+            pos = end
+            if not self._process_frame(
+                Frame(
+                    OPCODES[opcode],  # type: ignore[arg-type]
+                    payload,
+                    first & 0x80 != 0,
+                    first & 0x40 != 0,
+                    first & 0x20 != 0,
+                    first & 0x10 != 0,
+                )
+            ):
+                return
+        if buf is buffer:
+            del buffer[:pos]
+        elif pos < size:
+            buffer += buf[pos:]
+
+    def _reserved_bits(self) -> int:
+        bits = 0
+        for extension in self.extensions:
+            bits |= extension.reserved_bits
+        return bits
+
+    def _process_frame(self, frame: Frame) -> bool:
+        """Apply one complete frame; return False once input must be discarded."""
+        if self.extensions:
+            remaining = None
+            if self.max_message_size is not None:
+                remaining = self.max_message_size - self._recv_size
+            try:
+                for extension in reversed(self.extensions):
+                    frame = extension.decode(frame, max_size=remaining)
+            except PayloadTooBig as exc:
+                self._fail_from_peer(1009, exc)
+                return False
+            except ProtocolError as exc:
+                self._fail_from_peer(1002, exc)
+                return False
+            if frame.rsv1 or frame.rsv2 or frame.rsv3:
+                self._fail_from_peer(1002, ProtocolError("reserved bits must be 0"))
+                return False
+        if self.debug:
+            self.logger.debug("< %s", frame)
+        opcode = frame.opcode
+        if opcode < 8:
+            return self._process_data_frame(frame)
+        if opcode is OP_PING:
+            self._events.append(frame)
+            # §5.5.2: answer with the same payload, unless the stream is
+            # already half-closed on our side.
+            if not self.eof_sent:
+                self._send_frame(OP_PONG, frame.data, True)
+            return True
+        if opcode is OP_PONG:
+            self._events.append(frame)
+            return True
+        return self._process_close(frame)
+
+    def _process_data_frame(self, frame: Frame) -> bool:
+        opcode = frame.opcode
+        data = frame.data
+        if (self._recv_opcode if opcode is OP_CONT else opcode) is OP_TEXT:
+            try:
+                if frame.fin and opcode is OP_TEXT:
+                    # A whole message in one frame: plain decoding is faster
+                    # than the incremental decoder, and ASCII needs neither.
+                    if not data.isascii():
+                        data.decode()
+                else:
+                    if self._utf8 is None:
+                        self._utf8 = _UTF8Decoder()
+                    self._utf8.decode(data, frame.fin)
+            except UnicodeDecodeError as exc:
+                self._fail_from_peer(1007, exc)
+                return False
+        if frame.fin:
+            self._recv_opcode = None
+            self._recv_size = 0
+            self._utf8 = None
+        else:
+            if opcode is not OP_CONT:
+                self._recv_opcode = opcode
+            self._recv_size += len(data)
+        self._events.append(frame)
+        return True
+
+    def _process_close(self, frame: Frame) -> bool:
+        """Handle a received Close frame (RFC 6455 §5.5.1, §7.1.2-§7.1.4)."""
+        try:
+            close = Close.parse(frame.data)
+        except ProtocolError as exc:
+            self._fail_from_peer(1002, exc)
+            return False
+        except UnicodeDecodeError as exc:
+            self._fail_from_peer(1007, exc)
+            return False
+        self.close_rcvd = close
+        if self._state is OPEN:
+            # §5.5.1: echo the status code; sending back the very payload
+            # received does that, reason included.
+            self._send_frame(OP_CLOSE, frame.data, True)
+            self.close_sent = close
+            self.close_rcvd_then_sent = True
+            self.state = CLOSING
+        elif self.close_sent is not None:
+            self.close_rcvd_then_sent = False
+        # §7.1.1: the server closes TCP first, now that Close frames went
+        # both ways; the client waits for that.
+        if self.side is SERVER and not self.eof_sent:
+            self.send_eof()
+        self._events.append(frame)
+        # §1.4: nothing follows a Close frame.
+        self._discarding = True
+        self._buffer.clear()
+        return False
