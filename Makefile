@@ -1,0 +1,40 @@
+# Two entry points open the README: `make demo` and `make test`.
+# Each sets up its own virtual environment first, so both work on a fresh clone.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup demo test lint unit conformance clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	$(PY) examples/in_memory.py
+
+lint: setup
+	$(PY) -m ruff check src tests bench examples
+	$(PY) -m ruff format --check src tests bench examples
+	$(PY) -m mypy
+
+# The whole suite: lint, types, every test (Autobahn included), and the
+# coverage floor of the core.
+test: lint
+	$(PY) -m pytest --cov=sansws --cov-branch --cov-report=term
+	$(PY) -m coverage report --include='src/sansws/protocol.py,src/sansws/frames.py' --fail-under=100
+
+unit: setup
+	$(PY) -m pytest tests/test_protocol.py tests/test_frames.py
+
+# Autobahn|Testsuite, every section, both sides (slow: about 20 minutes).
+conformance: setup
+	AUTOBAHN_CASES='*' $(PY) -m pytest -m autobahn tests/autobahn -s
+
+clean:
+	rm -rf $(VENV) .cache build dist reports
