@@ -19,8 +19,10 @@ extensions), and the parser runs in one tight loop over a whole buffer.
 from __future__ import annotations
 
 import enum
+import os
 import struct
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .exceptions import ProtocolError
@@ -281,4 +283,11 @@ def _apply_mask_python(data: bytes | bytearray | memoryview, mask: bytes) -> byt
     )
 
 
-apply_mask = _apply_mask_python
+#: The masking kernel in use: the compiled one when it was built and
+#: ``SANSWS_NO_SPEEDUPS`` is not set in the environment, else the pure one.
+apply_mask: Callable[[bytes | bytearray | memoryview, bytes], bytes] = _apply_mask_python
+if not os.environ.get("SANSWS_NO_SPEEDUPS"):
+    try:
+        from ._speedups import apply_mask
+    except ImportError:  # pragma: no cover - depends on the build
+        pass
