@@ -1,0 +1,642 @@
+"""The asyncio connection shared by clients and servers.
+
+Theory of operation
+-------------------
+:class:`Connection` is an :class:`asyncio.Protocol`: the event loop calls
+``data_received``, ``eof_received`` and ``connection_lost``, and the
+connection feeds the Sans-I/O core, dispatches its events and writes what it
+has to send. No task runs per connection; timers are loop callbacks.
+
+- Data frames go to a :class:`~sansws.asyncio.messages.MessageQueue`, which
+  pauses reading on the transport above ``max_queue`` frames.
+- Pongs settle the waiters of :meth:`Connection.ping` through a
+  :class:`~sansws.keepalive.PingTracker`; the keepalive timer sends a Ping
+  every ``ping_interval`` seconds and fails the connection with 1011 if no
+  Pong comes within ``ping_timeout`` (RFC 6455 §5.5.2).
+- ``data_to_send()`` goes to ``transport.writelines()``; an empty chunk asks
+  for a half-close (RFC 6455 §7.1.1). Writes above ``write_limit`` make the
+  transport call ``pause_writing``; senders then wait for ``resume_writing``.
+- Whenever the core says ``close_expected()``, a timer aborts the transport
+  if the peer has not closed the TCP connection within ``close_timeout``.
+- ``connection_lost`` is the single place where the connection ends: the
+  core gets EOF, reaches CLOSED, and every waiter is released.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Iterable,
+    Iterator,
+    Mapping,
+)
+from typing import Any, NoReturn, cast
+from uuid import UUID
+
+from ..assembly import Data
+from ..exceptions import (
+    ConnectionClosed,
+    ConnectionClosedError,
+    ConnectionClosedOK,
+)
+from ..frames import OP_BINARY, OP_CONT, OP_PONG, OP_TEXT, CloseCode, Frame
+from ..keepalive import PingTracker
+from ..protocol import CLOSED, OPEN, Protocol, State
+from .messages import MessageQueue
+
+__all__ = ["Connection", "LoggerLike", "MaxQueue", "resolve_logger"]
+
+LoggerLike = logging.Logger | logging.LoggerAdapter[Any] | str | None
+MaxQueue = int | tuple[int | None, int | None] | None
+
+BytesLike = bytes | bytearray | memoryview
+
+
+def resolve_logger(logger: LoggerLike, default: str) -> logging.Logger | logging.LoggerAdapter[Any]:
+    """Turn the ``logger`` option into a logger: a name, a logger, or None."""
+    if logger is None:
+        return logging.getLogger(default)
+    if isinstance(logger, str):
+        return logging.getLogger(logger)
+    return logger
+
+
+def _water_marks(max_queue: MaxQueue) -> tuple[int | None, int | None]:
+    if max_queue is None or isinstance(max_queue, int):
+        return max_queue, None
+    return max_queue
+
+
+class Connection(asyncio.Protocol):
+    """A WebSocket connection on asyncio: send and receive messages.
+
+    Instances are made by :func:`~sansws.asyncio.client.connect` and
+    :func:`~sansws.asyncio.server.serve`, not by applications.
+
+    Args:
+        protocol: the Sans-I/O protocol, client or server side.
+        ping_interval: seconds between keepalive Pings; None disables them.
+        ping_timeout: seconds to wait for the Pong before failing the
+            connection with 1011; None waits forever.
+        close_timeout: seconds to wait for the peer to close the TCP
+            connection once the core expects it; None waits forever.
+        max_queue: high-water mark of the incoming queue in frames, or
+            ``(high, low)``; None for no limit.
+        write_limit: high-water mark of the write buffer in bytes, or
+            ``(high, low)``.
+        logger: where to log; defaults to the protocol's logger.
+    """
+
+    __slots__ = (
+        "_close_timer",
+        "_closed",
+        "_drain_waiter",
+        "_fragment_waiter",
+        "_keepalive_payload",
+        "_keepalive_timer",
+        "_lost",
+        "_messages",
+        "_ping_waiters",
+        "_pings",
+        "_transport",
+        "_write_limit",
+        "_write_paused",
+        "close_timeout",
+        "logger",
+        "loop",
+        "ping_interval",
+        "ping_timeout",
+        "protocol",
+        "request",
+        "response",
+    )
+
+    def __init__(
+        self,
+        protocol: Protocol,
+        *,
+        ping_interval: float | None = 20,
+        ping_timeout: float | None = 20,
+        close_timeout: float | None = 10,
+        max_queue: MaxQueue = 16,
+        write_limit: int | tuple[int, int | None] = 2**15,
+        logger: logging.Logger | logging.LoggerAdapter[Any] | None = None,
+    ) -> None:
+        self.protocol = protocol
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.close_timeout = close_timeout
+        self.logger = protocol.logger if logger is None else logger
+        self.loop = asyncio.get_running_loop()
+        self.request: Any = None
+        self.response: Any = None
+        high, low = _water_marks(max_queue)
+        self._messages = MessageQueue(
+            self.loop, self._pause_reading, self._resume_reading, high, low
+        )
+        self._write_limit = write_limit
+        self._transport: asyncio.Transport | None = None
+        self._pings = PingTracker()
+        self._ping_waiters: dict[bytes, asyncio.Future[float]] = {}
+        self._keepalive_timer: asyncio.TimerHandle | None = None
+        self._keepalive_payload: bytes | None = None
+        self._close_timer: asyncio.TimerHandle | None = None
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._write_paused = False
+        # Set while send() streams a fragmented message: other senders wait.
+        self._fragment_waiter: asyncio.Future[None] | None = None
+        self._closed = False
+        self._lost: asyncio.Future[None] = self.loop.create_future()
+
+    # Public properties.
+
+    @property
+    def transport(self) -> asyncio.Transport:
+        """The transport; only valid once the connection is made."""
+        assert self._transport is not None, "connection not made yet"
+        return self._transport
+
+    @property
+    def id(self) -> UUID:
+        """A unique identifier of the connection, for logs."""
+        return self.protocol.id
+
+    @property
+    def state(self) -> State:
+        """The state of the connection (RFC 6455 §4, §7)."""
+        return self.protocol.state
+
+    @property
+    def local_address(self) -> Any:
+        """The local address of the socket, as ``getsockname()`` gives it."""
+        return self.transport.get_extra_info("sockname")
+
+    @property
+    def remote_address(self) -> Any:
+        """The address of the peer, as ``getpeername()`` gives it."""
+        return self.transport.get_extra_info("peername")
+
+    @property
+    def latency(self) -> float:
+        """The round-trip time of the last Ping answered, in seconds; 0 until then."""
+        return self._pings.latency
+
+    @property
+    def subprotocol(self) -> str | None:
+        """The subprotocol negotiated in the opening handshake, if any."""
+        return cast("str | None", getattr(self.protocol, "subprotocol", None))
+
+    @property
+    def close_code(self) -> int | None:
+        """The close code received (1006 without a Close frame); None until CLOSED."""
+        return self.protocol.close_code
+
+    @property
+    def close_reason(self) -> str | None:
+        """The close reason received; None until CLOSED."""
+        return self.protocol.close_reason
+
+    # Receiving.
+
+    async def recv(self, decode: bool | None = None) -> Data:
+        """Receive the next message.
+
+        Messages received before the connection closed are returned before
+        :exc:`ConnectionClosed` is raised. Cancelling ``recv()`` is safe: the
+        fragments collected so far stay for the next call.
+
+        Args:
+            decode: None returns ``str`` for Text messages and ``bytes`` for
+                Binary messages; True returns ``str`` for both; False returns
+                ``bytes`` for both.
+
+        Returns:
+            The message.
+
+        Raises:
+            ConnectionClosedOK: the connection closed cleanly.
+            ConnectionClosedError: the connection closed with an error.
+            ConcurrencyError: another coroutine is receiving.
+        """
+        try:
+            return await self._messages.get(decode)
+        except EOFError:
+            raise self._closed_exc() from None
+
+    async def recv_streaming(self, decode: bool | None = None) -> AsyncIterator[Data]:
+        """Receive the next message fragment by fragment, as the frames come.
+
+        Text is decoded incrementally, so fragments are split on character
+        boundaries. A message with one frame yields one fragment.
+
+        Args:
+            decode: as for :meth:`recv`.
+
+        Raises:
+            ConnectionClosed: the connection closed before the last fragment.
+            ConcurrencyError: another coroutine is receiving.
+        """
+        try:
+            async for fragment in self._messages.get_iter(decode):
+                yield fragment
+        except EOFError:
+            raise self._closed_exc() from None
+
+    async def __aiter__(self) -> AsyncIterator[Data]:
+        """Iterate over messages until the connection closes.
+
+        Raises:
+            ConnectionClosedError: the connection closed with an error; a
+                clean closure ends the iteration.
+        """
+        try:
+            while True:
+                yield await self.recv()
+        except ConnectionClosedOK:
+            return
+
+    # Sending.
+
+    async def send(
+        self,
+        message: Data | BytesLike | Iterable[Data | BytesLike] | AsyncIterable[Data | BytesLike],
+        text: bool | None = None,
+    ) -> None:
+        """Send a message, waiting while the write buffer is over ``write_limit``.
+
+        A ``str`` is sent as a Text message, a bytes-like object as a Binary
+        message (RFC 6455 §5.6). An iterable or an async iterable of them is
+        sent as one fragmented message, one frame per item (§5.4); all items
+        must be of the same kind, and an empty iterable sends nothing. Other
+        calls to ``send()`` wait until the fragmented message is complete.
+
+        Args:
+            message: what to send.
+            text: force the opcode: True sends bytes as Text, False sends a
+                ``str`` as Binary; None picks it from the type.
+
+        Raises:
+            ConnectionClosed: the connection is closed or closing.
+            TypeError: ``message`` has an unsupported type, or an iterable
+                mixes ``str`` and bytes. If this happens in the middle of a
+                fragmented message, the connection fails with 1011.
+        """
+        while self._fragment_waiter is not None:
+            await asyncio.shield(self._fragment_waiter)
+        if isinstance(message, str):
+            if not self._check_open():
+                await self._raise_closed()
+            if text is False:
+                self.protocol.send_binary(message.encode())
+            else:
+                self.protocol.send_text(message.encode())
+        elif isinstance(message, BytesLike):
+            if not self._check_open():
+                await self._raise_closed()
+            data = message if type(message) is bytes else bytes(message)
+            if text:
+                self.protocol.send_text(data)
+            else:
+                self.protocol.send_binary(data)
+        elif isinstance(message, Mapping):
+            raise TypeError("send() takes str, bytes or an iterable of them, not a mapping")
+        elif isinstance(message, Iterable):
+            await self._send_fragments(iter(message), text)
+            return
+        elif isinstance(message, AsyncIterable):
+            await self._send_fragments(aiter(message), text)
+            return
+        else:
+            raise TypeError(f"send() cannot send {type(message).__name__}")
+        self._send_data()
+        if self._write_paused:
+            await self._drain()
+
+    async def _send_fragments(
+        self,
+        chunks: Iterator[object] | AsyncIterator[object],
+        text: bool | None,
+    ) -> None:
+        sentinel = object()
+        if isinstance(chunks, AsyncIterator):
+            first: object = await anext(chunks, sentinel)
+        else:
+            first = next(chunks, sentinel)
+        if first is sentinel:
+            return
+        if not self._check_open():
+            await self._raise_closed()
+        is_str = isinstance(first, str)
+        if not is_str and not isinstance(first, BytesLike):
+            raise TypeError(f"send() cannot send {type(first).__name__} fragments")
+        waiter = self.loop.create_future()
+        self._fragment_waiter = waiter
+        try:
+            data = _fragment_bytes(first, is_str)
+            if text if text is not None else is_str:
+                self.protocol.send_text(data, fin=False)
+            else:
+                self.protocol.send_binary(data, fin=False)
+            await self._flush_and_drain()
+            if isinstance(chunks, AsyncIterator):
+                async for chunk in chunks:
+                    self.protocol.send_continuation(_fragment_bytes(chunk, is_str), fin=False)
+                    await self._flush_and_drain()
+            else:
+                for chunk in chunks:
+                    self.protocol.send_continuation(_fragment_bytes(chunk, is_str), fin=False)
+                    await self._flush_and_drain()
+            self.protocol.send_continuation(b"", fin=True)
+            await self._flush_and_drain()
+        except BaseException:
+            # The message cannot be completed nor taken back (§5.4): fail.
+            if self.protocol.state is OPEN:
+                self.protocol.fail(CloseCode.INTERNAL_ERROR, "error in fragmented message")
+                self._send_data()
+            raise
+        finally:
+            self._fragment_waiter = None
+            waiter.set_result(None)
+
+    async def _flush_and_drain(self) -> None:
+        self._send_data()
+        if self._write_paused:
+            await self._drain()
+        if self._closed:
+            raise self._closed_exc()
+
+    async def ping(self, data: Data | BytesLike | None = None) -> Awaitable[float]:
+        """Send a Ping (RFC 6455 §5.5.2).
+
+        Args:
+            data: the payload, at most 125 bytes; a ``str`` is encoded to
+                UTF-8; None picks 4 random bytes.
+
+        Returns:
+            A future that resolves to the latency in seconds when the
+            matching Pong arrives, or to the same when a later Ping is
+            answered (§5.5.3); it fails with :exc:`ConnectionClosed` if the
+            connection closes first. :attr:`latency` is updated.
+
+        Raises:
+            ConnectionClosed: the connection is closed or closing.
+            ConcurrencyError: a Ping with the same payload is outstanding.
+            ProtocolError: the payload is too long.
+        """
+        if isinstance(data, str):
+            payload = data.encode()
+        elif data is None:
+            payload = self._pings.new_payload()
+        else:
+            payload = bytes(data)
+        if not self._check_open():
+            await self._raise_closed()
+        self._pings.sent(payload, self.loop.time())
+        waiter: asyncio.Future[float] = self.loop.create_future()
+        self._ping_waiters[payload] = waiter
+        self.protocol.send_ping(payload)
+        await self._flush_and_drain()
+        return waiter
+
+    async def pong(self, data: Data | BytesLike = b"") -> None:
+        """Send an unsolicited Pong, as a heartbeat (RFC 6455 §5.5.3).
+
+        Raises:
+            ConnectionClosed: the connection is closed or closing.
+        """
+        payload = data.encode() if isinstance(data, str) else bytes(data)
+        if not self._check_open():
+            await self._raise_closed()
+        self.protocol.send_pong(payload)
+        await self._flush_and_drain()
+
+    async def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
+        """Run the closing handshake and wait until the TCP connection closes.
+
+        Waits at most ``close_timeout`` for the peer, then aborts the
+        connection. Idempotent: calling it on a closed or closing connection
+        just waits. If a fragmented message is being sent, the connection
+        fails with 1011 instead, since the message cannot be finished.
+
+        Args:
+            code: the close code (RFC 6455 §7.4).
+            reason: the close reason, at most 123 bytes in UTF-8.
+
+        Raises:
+            ProtocolError: the code may not be sent or the reason is too long.
+        """
+        if self.protocol.state is OPEN and not self._closed:
+            if self._fragment_waiter is not None:
+                self.protocol.fail(CloseCode.INTERNAL_ERROR, "close during fragmented message")
+            else:
+                self.protocol.send_close(code, reason)
+            self._send_data()
+        self._arm_close_timer()
+        await asyncio.shield(self._lost)
+
+    async def wait_closed(self) -> None:
+        """Wait until the TCP connection is closed and the state is CLOSED."""
+        await asyncio.shield(self._lost)
+
+    # Helpers for the methods above.
+
+    def _check_open(self) -> bool:
+        return self.protocol.state is OPEN and not self._closed
+
+    async def _raise_closed(self) -> NoReturn:
+        # Not OPEN: the closing handshake is under way. Wait until it ends
+        # (bounded by close_timeout) so that close_exc is known (§7.1.4).
+        self._arm_close_timer()
+        await asyncio.shield(self._lost)
+        raise self._closed_exc()
+
+    def _closed_exc(self) -> ConnectionClosed:
+        if self.protocol.state is CLOSED:
+            return self.protocol.close_exc
+        return ConnectionClosedError(None, None)
+
+    async def _drain(self) -> None:
+        if self._drain_waiter is None:
+            self._drain_waiter = self.loop.create_future()
+        await asyncio.shield(self._drain_waiter)
+        if self._closed:
+            raise self._closed_exc()
+
+    def _send_data(self) -> None:
+        data = self.protocol.data_to_send()
+        if data:
+            transport = self._transport
+            if transport is not None and not transport.is_closing():
+                if data[-1]:
+                    transport.writelines(data)
+                else:
+                    # SEND_EOF is always last: nothing may follow a half-close.
+                    if len(data) > 1:
+                        transport.writelines(data[:-1])
+                    if transport.can_write_eof():
+                        transport.write_eof()
+                    else:
+                        transport.close()
+        if self.protocol.state is not OPEN and self.protocol.close_expected():
+            self._arm_close_timer()
+
+    def _arm_close_timer(self) -> None:
+        if self._close_timer is None and not self._closed and self.close_timeout is not None:
+            self._close_timer = self.loop.call_later(self.close_timeout, self._close_timed_out)
+
+    def _close_timed_out(self) -> None:
+        self.logger.debug("! timed out waiting for TCP close")
+        if self._transport is not None:
+            self._transport.abort()
+
+    def _process_events(self) -> None:
+        messages = self._messages
+        for event in self.protocol.events_received():
+            if type(event) is Frame:
+                opcode = event.opcode
+                if opcode is OP_TEXT or opcode is OP_BINARY or opcode is OP_CONT:
+                    messages.put(event)
+                elif opcode is OP_PONG:
+                    self._pong_received(event.data)
+                # The core answers Pings and runs the closing handshake.
+            else:
+                self._handshake_event(event)
+
+    def _handshake_event(self, event: object) -> None:
+        """Handle the Request or the Response of the opening handshake."""
+        raise NotImplementedError
+
+    # Keepalive (RFC 6455 §5.5.2, §5.5.3).
+
+    def _start_keepalive(self) -> None:
+        if self.ping_interval is not None:
+            self._keepalive_timer = self.loop.call_later(self.ping_interval, self._keepalive_ping)
+
+    def _keepalive_ping(self) -> None:
+        if not self._check_open():
+            return
+        payload = self._pings.new_payload()
+        self._pings.sent(payload, self.loop.time())
+        self.protocol.send_ping(payload)
+        self._send_data()
+        if self.ping_timeout is None:
+            self._keepalive_timer = self.loop.call_later(
+                cast(float, self.ping_interval), self._keepalive_ping
+            )
+        else:
+            self._keepalive_payload = payload
+            self._keepalive_timer = self.loop.call_later(
+                self.ping_timeout, self._keepalive_timed_out
+            )
+
+    def _keepalive_timed_out(self) -> None:
+        self._keepalive_timer = None
+        if self._check_open():
+            self.logger.info("! keepalive ping timeout")
+            self.protocol.fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
+            self._send_data()
+
+    def _pong_received(self, data: bytes) -> None:
+        for payload, latency in self._pings.acknowledge(data, self.loop.time()):
+            waiter = self._ping_waiters.pop(payload, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(latency)
+            if payload == self._keepalive_payload:
+                self._keepalive_payload = None
+                if self._keepalive_timer is not None:
+                    self._keepalive_timer.cancel()
+                interval = cast(float, self.ping_interval)
+                self._keepalive_timer = self.loop.call_later(
+                    max(0.0, interval - latency), self._keepalive_ping
+                )
+
+    # asyncio.Protocol callbacks.
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport = cast(asyncio.Transport, transport)
+        self._transport = transport
+        if isinstance(self._write_limit, int):
+            high, low = self._write_limit, None
+        else:
+            high, low = self._write_limit
+        transport.set_write_buffer_limits(high, low)
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            # Small frames must not wait for Nagle's algorithm, nor for the
+            # peer's delayed ACK of the previous segment.
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if hasattr(socket, "TCP_QUICKACK"):
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+            except OSError:  # pragma: no cover - depends on the platform
+                pass
+
+    def data_received(self, data: bytes) -> None:
+        self.protocol.receive_data(data)
+        self._process_events()
+        self._send_data()
+
+    def eof_received(self) -> None:
+        self.protocol.receive_eof()
+        self._process_events()
+        self._send_data()
+        # Returning None lets the transport close once its buffer is flushed:
+        # nothing can be sent after the peer's EOF that is not queued now.
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        waiter = self._drain_waiter
+        self._drain_waiter = None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _pause_reading(self) -> None:
+        if self._transport is not None:
+            self._transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if self._transport is not None and not self._closed:
+            self._transport.resume_reading()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        self.protocol.receive_eof()
+        self._process_events()
+        self.protocol.data_to_send()  # nowhere to send it any more
+        for timer in (self._close_timer, self._keepalive_timer):
+            if timer is not None:
+                timer.cancel()
+        self._close_timer = self._keepalive_timer = None
+        self._messages.close()
+        self._pings.clear()
+        if self._ping_waiters:
+            closed_exc = self._closed_exc()
+            for waiter in self._ping_waiters.values():
+                if not waiter.done():
+                    waiter.set_exception(closed_exc)
+                    # Nobody has to await a ping's waiter: don't log it.
+                    waiter.exception()
+            self._ping_waiters.clear()
+        self.resume_writing()
+        if not self._lost.done():
+            self._lost.set_result(None)
+
+
+def _fragment_bytes(chunk: object, is_str: bool) -> bytes:
+    if is_str:
+        if isinstance(chunk, str):
+            return chunk.encode()
+        raise TypeError("a fragmented Text message must be made of str only")
+    if isinstance(chunk, bytes):
+        return chunk
+    if isinstance(chunk, bytearray | memoryview):
+        return bytes(chunk)
+    raise TypeError("a fragmented Binary message must be made of bytes-like objects only")
