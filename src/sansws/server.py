@@ -21,6 +21,7 @@ from .exceptions import (
     InvalidHeader,
     InvalidMessage,
     InvalidOrigin,
+    InvalidState,
     InvalidStatus,
     InvalidUpgrade,
     NegotiationError,
@@ -41,6 +42,16 @@ SelectSubprotocol = Callable[["ServerProtocol", Sequence[str]], "str | None"]
 # A client must wait for the 101 (RFC 6455 §4.1), so this only has to hold a
 # frame or two from an eager client; past it, the handshake fails.
 _MAX_EARLY_DATA = 2**16
+
+
+def _is_http11_or_higher(version: str) -> bool:
+    """Tell whether a request's version is "HTTP/1.1 or higher" (RFC 6455 §4.2.1).
+
+    A later 1.x reads as 1.1 (RFC 7230 §2.6); the major version is the
+    message syntax, so another major version is not HTTP/1.1 at all.
+    """
+    major, _, minor = version.partition(".")
+    return major == "1" and minor.isdigit() and int(minor) >= 1
 
 
 class ServerProtocol(Protocol):
@@ -107,17 +118,11 @@ class ServerProtocol(Protocol):
         if self._state is not CONNECTING:
             super().receive_data(data)
             return
-        if self._eof_received:
-            raise EOFError("receive_data() called after receive_eof()")
         if self._discarding:
             return
         if self._reader is None:
             # The request is read; the application has not answered yet.
-            self._early_data += data
-            if len(self._early_data) > _MAX_EARLY_DATA:
-                self._fail_handshake(
-                    SecurityError("client sent too much data before the handshake completed")
-                )
+            self._receive_early_data(data)
             return
         try:
             request = self._reader.feed(bytes(data))
@@ -129,14 +134,23 @@ class ServerProtocol(Protocol):
             return
         if request is None:
             return
-        self._early_data += self._reader.trailing
+        trailing = self._reader.trailing
         self._reader = None
         self.request = request
         if self.debug:
-            self.logger.debug("< GET %s HTTP/%s", request.path, request.http_version)
+            self.logger.debug("< %s %s HTTP/%s", request.method, request.path, request.http_version)
             for name, value in request.headers.raw_items():
                 self.logger.debug("< %s: %s", name, value)
         self._events.append(request)
+        self._receive_early_data(trailing)
+
+    def _receive_early_data(self, data: BytesLike) -> None:
+        """Keep frames sent before the answer, up to a bound, for after a 101."""
+        self._early_data += data
+        if len(self._early_data) > _MAX_EARLY_DATA:
+            self._fail_handshake(
+                SecurityError("client sent too much data before the handshake completed")
+            )
 
     def receive_eof(self) -> None:
         """Receive the end of the stream; see :meth:`Protocol.receive_eof`."""
@@ -157,6 +171,8 @@ class ServerProtocol(Protocol):
         if not self.eof_sent:
             self.send_eof()
         self._discarding = True
+        # Release the request's bytes; a later EOF must not replace ``exc``.
+        self._reader = None
         self._early_data.clear()
 
     # Answering -----------------------------------------------------------
@@ -169,14 +185,18 @@ class ServerProtocol(Protocol):
             ``Sec-WebSocket-Accept`` and the negotiated extensions and
             subprotocol; or an error response with a plain-text body that
             says what was wrong: 405 for a method other than GET, 505 for a
-            version before HTTP/1.1, 426 for a missing upgrade or an
-            unsupported version, 403 for a refused origin, 400 otherwise.
+            version other than HTTP/1.1 or a later 1.x, 426 for a missing
+            upgrade or an unsupported WebSocket version, 403 for a refused
+            origin, 400 otherwise.
             ``handshake_exc`` is set for an error response.
         """
         try:
             key, extensions_header, protocol_header = self._check_request(request)
         except InvalidHandshake as exc:
             self.handshake_exc = exc
+            # Nothing was agreed: forget what negotiation got to before failing.
+            self.extensions = []
+            self.subprotocol = None
             response = self._error_response(request, exc)
             if self.debug:
                 self.logger.debug("! invalid handshake request", exc_info=exc)
@@ -195,7 +215,7 @@ class ServerProtocol(Protocol):
     def _check_request(self, request: Request) -> tuple[str, str | None, str | None]:
         if request.method != "GET":
             raise InvalidMessage(f"unsupported HTTP method {request.method}")
-        if request.http_version != "1.1":
+        if not _is_http11_or_higher(request.http_version):
             raise InvalidMessage(f"unsupported HTTP version {request.http_version}")
         headers = request.headers
         check_upgrade(headers)
@@ -214,7 +234,7 @@ class ServerProtocol(Protocol):
         if isinstance(exc, InvalidMessage) and request.method != "GET":
             response = self.reject(http.HTTPStatus.METHOD_NOT_ALLOWED, text)
             response.headers["Allow"] = "GET"
-        elif isinstance(exc, InvalidMessage) and request.http_version != "1.1":
+        elif isinstance(exc, InvalidMessage) and not _is_http11_or_higher(request.http_version):
             response = self.reject(http.HTTPStatus.HTTP_VERSION_NOT_SUPPORTED, text)
         elif isinstance(exc, InvalidOrigin):
             response = self.reject(http.HTTPStatus.FORBIDDEN, text)
@@ -311,10 +331,15 @@ class ServerProtocol(Protocol):
         A 101 moves the connection to OPEN and parses any frames the client
         sent early. Any other status is followed by the end of the stream,
         and ``handshake_exc`` is set if it was not already.
+
+        Raises:
+            InvalidState: a 101 was already sent.
         """
         if self.eof_sent:
             # The handshake already failed and the stream is ended.
             return
+        if self._state is not CONNECTING:
+            raise InvalidState("the handshake is complete; cannot send a response")
         self.response = response
         if self.debug:
             self.logger.debug("> HTTP/1.1 %d %s", response.status_code, response.reason_phrase)
