@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sansws import frames
 from sansws.exceptions import ProtocolError
 from sansws.frames import (
     OK_CLOSE_CODES,
@@ -278,39 +281,64 @@ def test_rfc6455_section_5_7_examples() -> None:
 
 # apply_mask ----------------------------------------------------------------
 
+Mask = Callable[[bytes | bytearray | memoryview, bytes], bytes]
 
-def test_apply_mask_rfc_example() -> None:
-    assert apply_mask(b"Hello", RFC_KEY) == bytes.fromhex("7f9f4d5158")
-    assert apply_mask(bytes.fromhex("7f9f4d5158"), RFC_KEY) == b"Hello"
-
-
-def test_apply_mask_empty() -> None:
-    assert apply_mask(b"", RFC_KEY) == b""
+# The pure kernel always; the one in use too, compiled when it was built.
+KERNELS = [pytest.param(frames._apply_mask_python, id="python")]
+if frames.apply_mask is not frames._apply_mask_python:
+    KERNELS.append(pytest.param(frames.apply_mask, id="in-use"))
 
 
-@pytest.mark.parametrize("length", range(1, 10))
-def test_apply_mask_every_alignment(length: int) -> None:
-    data = bytes(range(1, length + 1))
-    assert apply_mask(data, RFC_KEY) == reference_mask(data, RFC_KEY)
+@pytest.fixture(params=KERNELS)
+def kernel(request: pytest.FixtureRequest) -> Mask:
+    function: Mask = request.param
+    return function
+
+
+def test_load_apply_mask(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SANSWS_NO_SPEEDUPS", "1")
+    assert frames._load_apply_mask() is frames._apply_mask_python
+    monkeypatch.delenv("SANSWS_NO_SPEEDUPS")
+    try:
+        from sansws._speedups import apply_mask as compiled
+    except ImportError:  # pragma: no cover - depends on the build
+        compiled = frames._apply_mask_python
+    assert frames._load_apply_mask() is compiled
+
+
+def test_apply_mask_rfc_example(kernel: Mask) -> None:
+    assert kernel(b"Hello", RFC_KEY) == bytes.fromhex("7f9f4d5158")
+    assert kernel(bytes.fromhex("7f9f4d5158"), RFC_KEY) == b"Hello"
+
+
+def test_apply_mask_empty(kernel: Mask) -> None:
+    assert kernel(b"", RFC_KEY) == b""
+
+
+@pytest.mark.parametrize("length", [*range(1, 18), 4095, 4096, 4097, 65536])
+def test_apply_mask_every_alignment(kernel: Mask, length: int) -> None:
+    data = bytes(i % 251 + 1 for i in range(length))
+    assert kernel(data, RFC_KEY) == reference_mask(data, RFC_KEY)
 
 
 @pytest.mark.parametrize("kind", [bytes, bytearray, memoryview])
-def test_apply_mask_accepts_bytes_like(kind: type) -> None:
+def test_apply_mask_accepts_bytes_like(kernel: Mask, kind: type) -> None:
     data = b"\x00\x01\x02\x03\x04\x05"
-    result = apply_mask(kind(data), RFC_KEY)
+    result = kernel(kind(data), RFC_KEY)
     assert type(result) is bytes
     assert result == reference_mask(data, RFC_KEY)
 
 
-def test_apply_mask_keeps_leading_and_trailing_zero_bytes() -> None:
+def test_apply_mask_keeps_leading_and_trailing_zero_bytes(kernel: Mask) -> None:
     # A big-integer XOR must not drop zero bytes at either end.
     key = b"\x01\x02\x03\x04"
-    data = key * 3
-    assert apply_mask(data, key) == bytes(12)
+    data = key * 3 + key[:2]
+    assert kernel(data, key) == bytes(14)
 
 
 @given(data=st.binary(max_size=300), key=st.binary(min_size=4, max_size=4))
 def test_apply_mask_matches_rfc_definition(data: bytes, key: bytes) -> None:
-    masked = apply_mask(data, key)
-    assert masked == reference_mask(data, key)
-    assert apply_mask(masked, key) == data
+    for kernel in (frames._apply_mask_python, frames.apply_mask):
+        masked = kernel(data, key)
+        assert masked == reference_mask(data, key)
+        assert kernel(masked, key) == data

@@ -283,11 +283,18 @@ def _apply_mask_python(data: bytes | bytearray | memoryview, mask: bytes) -> byt
     )
 
 
-#: The masking kernel in use: the compiled one when it was built and
-#: ``SANSWS_NO_SPEEDUPS`` is not set in the environment, else the pure one.
-apply_mask: Callable[[bytes | bytearray | memoryview, bytes], bytes] = _apply_mask_python
-if not os.environ.get("SANSWS_NO_SPEEDUPS"):
+def _load_apply_mask() -> Callable[[bytes | bytearray | memoryview, bytes], bytes]:
+    """Pick the masking kernel: the compiled one when it was built and
+    ``SANSWS_NO_SPEEDUPS`` is not set in the environment, else the pure one.
+    """
+    if os.environ.get("SANSWS_NO_SPEEDUPS"):
+        return _apply_mask_python
     try:
-        from ._speedups import apply_mask
+        from ._speedups import apply_mask as compiled
     except ImportError:  # pragma: no cover - depends on the build
-        pass
+        return _apply_mask_python
+    return compiled
+
+
+#: The masking kernel in use, chosen once at import time.
+apply_mask = _load_apply_mask()

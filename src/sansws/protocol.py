@@ -41,9 +41,7 @@ import codecs
 import enum
 import logging
 import os
-import struct
 import uuid
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Union
 
 from .exceptions import (
@@ -129,23 +127,49 @@ _JOIN_LIMIT = 4096
 
 _MASK_KEY_BLOCK = 4096
 
+# Masking keys drawn from ``os.urandom`` ahead of use, one per frame.
+# ``list.pop`` is atomic, so threads that send on different connections at
+# once never get the same key; a generator here would raise "generator
+# already executing" when two threads resume it together.
+_mask_key_pool: list[bytes] = []
 
-def _mask_keys() -> Iterator[bytes]:
-    """Yield 4-byte masking keys from a pool filled by ``os.urandom``.
+
+def _next_mask_key() -> bytes:
+    """Return a fresh 4-byte masking key from the OS's cryptographic source.
 
     RFC 6455 §5.3 wants each key unpredictable to the application that
-    chooses the payload; ``os.urandom`` is the OS's cryptographic source.
-    One system call serves 1024 keys instead of one. Each key is used once.
+    chooses the payload. One system call serves 1024 keys instead of one.
+    Each key is used once.
     """
-    while True:
+    try:
+        return _mask_key_pool.pop()
+    except IndexError:
         block = os.urandom(_MASK_KEY_BLOCK)
-        for (key,) in struct.iter_unpack("4s", block):
-            yield key
+        _mask_key_pool.extend([block[i : i + 4] for i in range(4, _MASK_KEY_BLOCK, 4)])
+        return block[:4]
 
 
-_next_mask_key = _mask_keys().__next__
+# A forked child must not reuse the keys its parent drew.
+if hasattr(os, "register_at_fork"):  # pragma: no branch - absent only on Windows
+    os.register_at_fork(after_in_child=_mask_key_pool.clear)
 
 _UTF8Decoder = codecs.getincrementaldecoder("utf-8")
+
+
+def _check_utf8_tail(decoder: codecs.IncrementalDecoder) -> None:
+    """Refuse a pending UTF-8 sequence that no continuation can make valid.
+
+    CPython's incremental decoder refuses an invalid second byte as soon as
+    it arrives, except after 0xED: it holds ``ED A0``-``ED BF``, the start of
+    an encoded surrogate, until the third byte comes. §8.1 wants the frame
+    that brings the bad byte to fail, so check the bytes it holds.
+
+    Raises:
+        UnicodeDecodeError: the pending bytes start a surrogate.
+    """
+    pending = decoder.getstate()[0]
+    if len(pending) == 2 and pending[0] == 0xED and pending[1] >= 0xA0:
+        raise UnicodeDecodeError("utf-8", pending, 0, 2, "invalid continuation byte")
 
 
 class Protocol:
@@ -326,9 +350,9 @@ class Protocol:
         if self._send_opcode is None:
             raise ProtocolError("unexpected continuation frame")
         self._check_open()
+        self._send_frame(OP_CONT, data, fin)
         if fin:
             self._send_opcode = None
-        self._send_frame(OP_CONT, data, fin)
 
     def send_text(self, data: BytesLike, fin: bool = True) -> None:
         """Send a Text frame (RFC 6455 §5.6).
@@ -342,8 +366,10 @@ class Protocol:
             ProtocolError: a fragmented message is in progress.
             InvalidState: the connection is not OPEN.
         """
-        self._start_message(OP_TEXT, fin)
+        self._check_new_message()
         self._send_frame(OP_TEXT, data, fin)
+        if not fin:
+            self._send_opcode = OP_TEXT
 
     def send_binary(self, data: BytesLike, fin: bool = True) -> None:
         """Send a Binary frame (RFC 6455 §5.6).
@@ -356,8 +382,10 @@ class Protocol:
             ProtocolError: a fragmented message is in progress.
             InvalidState: the connection is not OPEN.
         """
-        self._start_message(OP_BINARY, fin)
+        self._check_new_message()
         self._send_frame(OP_BINARY, data, fin)
+        if not fin:
+            self._send_opcode = OP_BINARY
 
     def send_close(self, code: int | None = None, reason: str = "") -> None:
         """Send a Close frame and start the closing handshake (RFC 6455 §5.5.1).
@@ -478,12 +506,10 @@ class Protocol:
         if self._state is not OPEN:
             raise InvalidState(f"connection is {self._state.name}; cannot send data")
 
-    def _start_message(self, opcode: Opcode, fin: bool) -> None:
+    def _check_new_message(self) -> None:
         if self._send_opcode is not None:
             raise ProtocolError("expected a continuation frame")
         self._check_open()
-        if not fin:
-            self._send_opcode = opcode
 
     def _send_control(self, opcode: Opcode, data: BytesLike) -> None:
         if len(data) > 125:
@@ -707,6 +733,8 @@ class Protocol:
                     if self._utf8 is None:
                         self._utf8 = _UTF8Decoder()
                     self._utf8.decode(data, frame.fin)
+                    if not frame.fin:
+                        _check_utf8_tail(self._utf8)
             except UnicodeDecodeError as exc:
                 self._fail_from_peer(1007, exc)
                 return False
@@ -739,7 +767,9 @@ class Protocol:
             self.close_sent = close
             self.close_rcvd_then_sent = True
             self.state = CLOSING
-        elif self.close_sent is not None:
+        else:
+            # CLOSING with no Close frame sent would mean a failure, and
+            # input is discarded after one: we closed first.
             self.close_rcvd_then_sent = False
         # §7.1.1: the server closes TCP first, now that Close frames went
         # both ways; the client waits for that.

@@ -1,0 +1,1547 @@
+"""Tests for sansws.protocol: the RFC 6455 state machine, byte for byte.
+
+Frames that a test feeds in are built by hand from their header octets, so
+that a bug in the encoder cannot hide a bug in the parser. Client output is
+pinned by replacing the masking key source with a fixed key; the RFC 6455
+§5.7 key ``37 fa 21 3d`` is used throughout.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+
+import pytest
+
+import sansws.protocol as protocol_module
+from sansws.exceptions import (
+    ConnectionClosedError,
+    ConnectionClosedOK,
+    InvalidState,
+    PayloadTooBig,
+    ProtocolError,
+)
+from sansws.extensions.base import Extension
+from sansws.frames import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_CONT,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    Close,
+    Frame,
+)
+from sansws.protocol import (
+    CLIENT,
+    CLOSED,
+    CLOSING,
+    CONNECTING,
+    OPEN,
+    SEND_EOF,
+    SERVER,
+    Protocol,
+    Side,
+    State,
+)
+
+KEY = bytes.fromhex("37fa213d")
+ZERO_KEY = bytes(4)
+
+
+def mask(data: bytes, key: bytes) -> bytes:
+    """RFC 6455 §5.3, octet by octet."""
+    return bytes(b ^ key[i % 4] for i, b in enumerate(data))
+
+
+def header(first: int, length: int, key: bytes | None) -> bytes:
+    """A frame header with the shortest length form, built by hand."""
+    mask_bit = 0x80 if key is not None else 0
+    if length < 126:
+        head = bytes([first, mask_bit | length])
+    elif length < 65536:
+        head = bytes([first, mask_bit | 126]) + length.to_bytes(2, "big")
+    else:
+        head = bytes([first, mask_bit | 127]) + length.to_bytes(8, "big")
+    return head + (key if key is not None else b"")
+
+
+def unmasked(first: int, payload: bytes = b"") -> bytes:
+    """A frame as a server writes it."""
+    return header(first, len(payload), None) + payload
+
+
+def masked(first: int, payload: bytes = b"", key: bytes = KEY) -> bytes:
+    """A frame as a client writes it."""
+    return header(first, len(payload), key) + mask(payload, key)
+
+
+def from_peer(side: Side, first: int, payload: bytes = b"") -> bytes:
+    """A well-formed frame as the peer of ``side`` writes it."""
+    return unmasked(first, payload) if side is CLIENT else masked(first, payload)
+
+
+def to_peer(side: Side, first: int, payload: bytes = b"") -> bytes:
+    """The bytes ``side`` writes for a frame, with the fixed key for a client."""
+    return masked(first, payload) if side is CLIENT else unmasked(first, payload)
+
+
+def close_payload(code: int, reason: str = "") -> bytes:
+    return code.to_bytes(2, "big") + reason.encode()
+
+
+@pytest.fixture
+def fixed_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(protocol_module, "_next_mask_key", lambda: KEY)
+
+
+@pytest.fixture(params=[SERVER, CLIENT], ids=["server", "client"])
+def side(request: pytest.FixtureRequest, fixed_key: None) -> Side:
+    side: Side = request.param
+    return side
+
+
+def sent(protocol: Protocol) -> bytes:
+    """Everything queued for the network, joined, with no end of stream."""
+    output = protocol.data_to_send()
+    assert SEND_EOF not in output
+    return b"".join(output)
+
+
+class PassThrough(Extension):
+    """A fake extension that changes nothing; tests override one method."""
+
+    name = "x-pass-through"
+
+    def encode(self, frame: Frame) -> Frame:
+        return frame
+
+    def decode(self, frame: Frame, *, max_size: int | None = None) -> Frame:
+        return frame
+
+
+# Construction and public attributes ----------------------------------------
+
+
+def test_defaults() -> None:
+    protocol = Protocol(SERVER)
+    assert protocol.state is OPEN
+    assert protocol.side is SERVER
+    assert protocol.max_message_size == 2**20
+    assert protocol.max_fragment_size is None
+    assert protocol.extensions == []
+    assert protocol.logger is logging.getLogger("sansws.server")
+    assert Protocol(CLIENT).logger is logging.getLogger("sansws.client")
+    assert protocol.id != Protocol(SERVER).id
+    assert protocol.close_code is None
+    assert protocol.close_reason is None
+    assert protocol.parser_exc is None
+    assert protocol.handshake_exc is None
+    assert not protocol.close_expected()
+    assert protocol.data_to_send() == []
+    assert protocol.events_received() == []
+
+
+def test_enums_and_sentinel() -> None:
+    assert [int(s) for s in (SERVER, CLIENT)] == [0, 1]
+    assert [int(s) for s in (CONNECTING, OPEN, CLOSING, CLOSED)] == [0, 1, 2, 3]
+    assert State.OPEN is OPEN
+    assert SEND_EOF == b""
+
+
+def test_state_setter() -> None:
+    protocol = Protocol(SERVER, state=CONNECTING)
+    assert protocol.state is CONNECTING
+    protocol.state = OPEN
+    assert protocol.state is OPEN
+
+
+@pytest.mark.parametrize(
+    ("max_size", "message", "fragment"),
+    [(10, 10, None), (None, None, None), ((10, 4), 10, 4), ((None, 4), None, 4)],
+)
+def test_max_size_forms(
+    max_size: int | tuple[int | None, int | None] | None, message: int | None, fragment: int | None
+) -> None:
+    protocol = Protocol(SERVER, max_size=max_size)
+    assert (protocol.max_message_size, protocol.max_fragment_size) == (message, fragment)
+
+
+# Exact bytes on the wire: sending ------------------------------------------
+
+
+def test_server_sends_rfc_unmasked_hello() -> None:
+    server = Protocol(SERVER)
+    server.send_text(b"Hello")
+    assert server.data_to_send() == [bytes.fromhex("810548656c6c6f")]
+
+
+def test_client_sends_rfc_masked_hello(fixed_key: None) -> None:
+    client = Protocol(CLIENT)
+    client.send_text(b"Hello")
+    assert client.data_to_send() == [bytes.fromhex("818537fa213d7f9f4d5158")]
+
+
+def test_server_sends_rfc_fragmented_hello() -> None:
+    server = Protocol(SERVER)
+    server.send_text(b"Hel", fin=False)
+    server.send_continuation(b"lo", fin=True)
+    assert server.data_to_send() == [bytes.fromhex("010348656c"), bytes.fromhex("80026c6f")]
+
+
+def test_server_sends_rfc_ping_and_client_rfc_pong(fixed_key: None) -> None:
+    server = Protocol(SERVER)
+    server.send_ping(b"Hello")
+    assert server.data_to_send() == [bytes.fromhex("890548656c6c6f")]
+    client = Protocol(CLIENT)
+    client.send_pong(b"Hello")
+    assert client.data_to_send() == [bytes.fromhex("8a8537fa213d7f9f4d5158")]
+
+
+def test_server_sends_rfc_256_byte_binary() -> None:
+    payload = bytes(range(256))
+    server = Protocol(SERVER)
+    server.send_binary(payload)
+    assert sent(server) == bytes.fromhex("827e0100") + payload
+
+
+def test_server_sends_rfc_64_kib_binary() -> None:
+    payload = os.urandom(65536)
+    server = Protocol(SERVER)
+    server.send_binary(payload)
+    assert sent(server) == bytes.fromhex("827f0000000000010000") + payload
+
+
+@pytest.mark.parametrize(
+    ("length", "length_octets"),
+    [
+        (0, "00"),
+        (125, "7d"),
+        (126, "7e007e"),
+        (65535, "7effff"),
+        (65536, "7f0000000000010000"),
+    ],
+)
+def test_length_forms_on_the_wire(fixed_key: None, length: int, length_octets: str) -> None:
+    payload = bytes(i % 251 for i in range(length))
+    server = Protocol(SERVER)
+    server.send_binary(payload)
+    assert sent(server) == b"\x82" + bytes.fromhex(length_octets) + payload
+
+    client = Protocol(CLIENT)
+    client.send_binary(payload)
+    octets = bytearray.fromhex(length_octets)
+    octets[0] |= 0x80
+    assert sent(client) == b"\x82" + bytes(octets) + KEY + mask(payload, KEY)
+
+
+def test_small_frame_is_one_chunk_large_frame_keeps_payload_apart() -> None:
+    server = Protocol(SERVER)
+    small = b"x" * 4096
+    server.send_binary(small)
+    assert server.data_to_send() == [b"\x82\x7e\x10\x00" + small]
+    large = b"y" * 4097
+    server.send_binary(large)
+    output = server.data_to_send()
+    assert output == [b"\x82\x7e\x10\x01", large]
+    # The server's payload is queued as is, not copied.
+    assert output[1] is large
+
+
+@pytest.mark.parametrize("kind", [bytearray, memoryview])
+def test_send_copies_mutable_input(kind: type) -> None:
+    buffer = bytearray(b"abcd")
+    server = Protocol(SERVER)
+    server.send_binary(kind(buffer))
+    buffer[0] = ord("z")
+    assert server.data_to_send() == [b"\x82\x04abcd"]
+
+
+def test_every_send_method_on_the_wire(side: Side) -> None:
+    protocol = Protocol(side)
+    protocol.send_binary(b"a", fin=False)
+    protocol.send_continuation(b"b", fin=False)
+    protocol.send_ping(b"p")
+    protocol.send_continuation(b"c", fin=True)
+    protocol.send_pong(b"q")
+    protocol.send_text(b"t")
+    protocol.send_close(1001, "bye")
+    assert protocol.data_to_send() == [
+        to_peer(side, 0x02, b"a"),
+        to_peer(side, 0x00, b"b"),
+        to_peer(side, 0x89, b"p"),
+        to_peer(side, 0x80, b"c"),
+        to_peer(side, 0x8A, b"q"),
+        to_peer(side, 0x81, b"t"),
+        to_peer(side, 0x88, b"\x03\xe9bye"),
+    ]
+
+
+def test_client_masks_with_fresh_random_keys() -> None:
+    client = Protocol(CLIENT)
+    client.send_binary(b"same")
+    client.send_binary(b"same")
+    first, second = client.data_to_send()
+    assert first[1] == second[1] == 0x84
+    key1, key2 = first[2:6], second[2:6]
+    assert key1 != key2
+    assert first[6:] == mask(b"same", key1)
+    assert second[6:] == mask(b"same", key2)
+
+
+def counting_urandom(calls: list[int]) -> object:
+    """A fake os.urandom whose 4-byte words are all distinct."""
+    counter = iter(range(2**31))
+
+    def urandom(size: int) -> bytes:
+        calls.append(size)
+        # Give up the GIL like the real system call, so that threads race.
+        time.sleep(0.0005)
+        return b"".join(next(counter).to_bytes(4, "big") for _ in range(size // 4))
+
+    return urandom
+
+
+def test_mask_keys_come_from_urandom_one_key_per_frame(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr(protocol_module, "_mask_key_pool", [])
+    monkeypatch.setattr(protocol_module.os, "urandom", counting_urandom(calls))
+    # The pool is a module global: refill it through the patched source.
+    protocol_module._mask_key_pool.clear()
+    keys = [protocol_module._next_mask_key() for _ in range(3000)]
+    assert all(len(key) == 4 for key in keys)
+    assert len(set(keys)) == 3000
+    assert calls == [4096, 4096, 4096]
+
+
+def test_mask_keys_are_thread_safe(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr(protocol_module.os, "urandom", counting_urandom(calls))
+    protocol_module._mask_key_pool.clear()
+    keys: list[bytes] = []
+    errors: list[BaseException] = []
+
+    def draw() -> None:
+        try:
+            keys.extend(protocol_module._next_mask_key() for _ in range(3000))
+        except BaseException as exc:  # pragma: no cover - reports a failure
+            errors.append(exc)
+
+    threads = [threading.Thread(target=draw) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    protocol_module._mask_key_pool.clear()
+    assert errors == []
+    assert len(keys) == 24000
+    # No key was handed out twice.
+    assert len(set(keys)) == 24000
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_forked_child_does_not_reuse_parent_keys() -> None:
+    protocol_module._next_mask_key()
+    assert protocol_module._mask_key_pool
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        os.write(write_end, b"1" if not protocol_module._mask_key_pool else b"0")
+        os._exit(0)
+    os.close(write_end)
+    os.waitpid(pid, 0)
+    assert os.read(read_end, 1) == b"1"
+    os.close(read_end)
+
+
+# Exact bytes on the wire: receiving ----------------------------------------
+
+
+def test_server_parses_rfc_masked_hello() -> None:
+    server = Protocol(SERVER)
+    server.receive_data(bytes.fromhex("818537fa213d7f9f4d5158"))
+    assert server.events_received() == [Frame(OP_TEXT, b"Hello")]
+    assert server.data_to_send() == []
+
+
+def test_client_parses_rfc_frames(fixed_key: None) -> None:
+    client = Protocol(CLIENT)
+    client.receive_data(bytes.fromhex("810548656c6c6f"))
+    client.receive_data(bytes.fromhex("010348656c") + bytes.fromhex("80026c6f"))
+    client.receive_data(bytes.fromhex("890548656c6c6f"))
+    assert client.events_received() == [
+        Frame(OP_TEXT, b"Hello"),
+        Frame(OP_TEXT, b"Hel", fin=False),
+        Frame(OP_CONT, b"lo"),
+        Frame(OP_PING, b"Hello"),
+    ]
+    # The ping is answered with a masked pong carrying the same payload.
+    assert client.data_to_send() == [bytes.fromhex("8a8537fa213d7f9f4d5158")]
+    payload = bytes(range(256))
+    client.receive_data(bytes.fromhex("827e0100") + payload)
+    big = os.urandom(65536)
+    client.receive_data(bytes.fromhex("827f0000000000010000") + big)
+    assert client.events_received() == [Frame(OP_BINARY, payload), Frame(OP_BINARY, big)]
+
+
+@pytest.mark.parametrize("length", [0, 1, 125, 126, 65535, 65536])
+def test_receive_every_length_form(side: Side, length: int) -> None:
+    payload = bytes(i % 253 for i in range(length))
+    protocol = Protocol(side, max_size=None)
+    protocol.receive_data(from_peer(side, 0x82, payload))
+    assert protocol.events_received() == [Frame(OP_BINARY, payload)]
+
+
+@pytest.mark.parametrize("kind", [bytes, bytearray, memoryview])
+def test_receive_bytes_like(kind: type) -> None:
+    data = masked(0x81, b"Hi") + masked(0x82, b"partial")
+    server = Protocol(SERVER)
+    server.receive_data(kind(data[:10]))
+    server.receive_data(kind(data[10:]))
+    assert server.events_received() == [Frame(OP_TEXT, b"Hi"), Frame(OP_BINARY, b"partial")]
+
+
+def test_receive_keeps_no_reference_to_caller_buffer() -> None:
+    # The tail of a caller's bytearray is copied, not referenced.
+    data = bytearray(masked(0x82, b"abcdef"))
+    server = Protocol(SERVER)
+    server.receive_data(data[:5])
+    chunk = bytearray(data[5:])
+    server.receive_data(chunk[:3])
+    chunk[:3] = b"\x00\x00\x00"
+    server.receive_data(data[8:])
+    assert server.events_received() == [Frame(OP_BINARY, b"abcdef")]
+
+
+def test_receive_empty_data_is_a_no_op() -> None:
+    server = Protocol(SERVER)
+    server.receive_data(b"")
+    assert server.events_received() == []
+    assert server.state is OPEN
+
+
+def test_many_frames_in_one_call_and_one_byte_at_a_time() -> None:
+    frames = [masked(0x81, b"one"), masked(0x82, b"\x00" * 300), masked(0x8A, b"pong")]
+    expected = [Frame(OP_TEXT, b"one"), Frame(OP_BINARY, b"\x00" * 300), Frame(OP_PONG, b"pong")]
+    together = Protocol(SERVER)
+    together.receive_data(b"".join(frames))
+    assert together.events_received() == expected
+    bytewise = Protocol(SERVER)
+    stream = b"".join(frames)
+    events = []
+    for i in range(len(stream)):
+        bytewise.receive_data(stream[i : i + 1])
+        events += bytewise.events_received()
+    assert events == expected
+
+
+def test_received_rsv_bits_and_fin_reach_the_frame() -> None:
+    class Rsv(PassThrough):
+        reserved_bits = 0x70
+
+        def decode(self, frame: Frame, *, max_size: int | None = None) -> Frame:
+            seen.append((frame.rsv1, frame.rsv2, frame.rsv3))
+            frame.rsv1 = frame.rsv2 = frame.rsv3 = False
+            return frame
+
+    seen: list[tuple[bool, bool, bool]] = []
+    server = Protocol(SERVER)
+    server.extensions.append(Rsv())
+    server.receive_data(masked(0x42, b"a") + masked(0x20, b"b") + masked(0x90, b"c"))
+    assert seen == [(True, False, False), (False, True, False), (False, False, True)]
+    assert server.events_received() == [
+        Frame(OP_BINARY, b"a", fin=False),
+        Frame(OP_CONT, b"b", fin=False),
+        Frame(OP_CONT, b"c", fin=True),
+    ]
+
+
+# Ping and pong ---------------------------------------------------------------
+
+
+def test_ping_is_reported_and_answered(side: Side) -> None:
+    protocol = Protocol(side)
+    protocol.receive_data(from_peer(side, 0x89, b"are you there"))
+    assert protocol.events_received() == [Frame(OP_PING, b"are you there")]
+    assert protocol.data_to_send() == [to_peer(side, 0x8A, b"are you there")]
+
+
+def test_empty_ping_is_answered_with_empty_pong(side: Side) -> None:
+    protocol = Protocol(side)
+    protocol.receive_data(from_peer(side, 0x89))
+    assert protocol.data_to_send() == [to_peer(side, 0x8A)]
+
+
+def test_pong_is_reported_not_answered(side: Side) -> None:
+    protocol = Protocol(side)
+    protocol.receive_data(from_peer(side, 0x8A, b"x"))
+    assert protocol.events_received() == [Frame(OP_PONG, b"x")]
+    assert protocol.data_to_send() == []
+
+
+def test_ping_inside_fragmented_message(side: Side) -> None:
+    protocol = Protocol(side)
+    protocol.receive_data(
+        from_peer(side, 0x01, b"ab") + from_peer(side, 0x89, b"p") + from_peer(side, 0x80, b"c")
+    )
+    assert protocol.events_received() == [
+        Frame(OP_TEXT, b"ab", fin=False),
+        Frame(OP_PING, b"p"),
+        Frame(OP_CONT, b"c"),
+    ]
+    assert protocol.data_to_send() == [to_peer(side, 0x8A, b"p")]
+
+
+def test_ping_is_not_answered_after_end_of_stream_sent() -> None:
+    server = Protocol(SERVER)
+    server.send_eof()
+    assert server.data_to_send() == [SEND_EOF]
+    server.receive_data(masked(0x89, b"x"))
+    assert server.events_received() == [Frame(OP_PING, b"x")]
+    assert server.data_to_send() == []
+
+
+def test_ping_answered_while_closing(fixed_key: None) -> None:
+    client = Protocol(CLIENT)
+    client.send_close(1000)
+    client.data_to_send()
+    client.receive_data(unmasked(0x89, b"still"))
+    assert client.state is CLOSING
+    assert client.data_to_send() == [masked(0x8A, b"still")]
+
+
+# Closing ---------------------------------------------------------------------
+
+
+def test_server_echoes_close_and_half_closes_at_once() -> None:
+    server = Protocol(SERVER)
+    server.receive_data(masked(0x88, close_payload(1000, "bye")))
+    assert server.events_received() == [Frame(OP_CLOSE, close_payload(1000, "bye"))]
+    assert server.data_to_send() == [unmasked(0x88, close_payload(1000, "bye")), SEND_EOF]
+    assert server.state is CLOSING
+    assert server.close_expected()
+    assert server.close_code is None
+    assert server.close_reason is None
+    server.receive_eof()
+    assert server.data_to_send() == []
+    assert server.state is CLOSED
+    assert not server.close_expected()
+    assert server.close_code == 1000
+    assert server.close_reason == "bye"
+    exc = server.close_exc
+    assert type(exc) is ConnectionClosedOK
+    assert exc.rcvd == Close(1000, "bye")
+    assert exc.sent == Close(1000, "bye")
+    assert exc.rcvd_then_sent is True
+    assert exc.__cause__ is None
+
+
+def test_client_echoes_close_and_waits_for_server_eof(fixed_key: None) -> None:
+    client = Protocol(CLIENT)
+    client.receive_data(unmasked(0x88, close_payload(1001, "going")))
+    assert client.events_received() == [Frame(OP_CLOSE, close_payload(1001, "going"))]
+    assert client.data_to_send() == [masked(0x88, close_payload(1001, "going"))]
+    assert client.state is CLOSING
+    assert client.close_expected()
+    assert client.close_code is None
+    client.receive_eof()
+    assert client.data_to_send() == [SEND_EOF]
+    assert client.state is CLOSED
+    assert (client.close_code, client.close_reason) == (1001, "going")
+    assert type(client.close_exc) is ConnectionClosedOK
+
+
+def test_client_initiates_closing_handshake(fixed_key: None) -> None:
+    client = Protocol(CLIENT)
+    client.send_close(1000, "done")
+    assert client.data_to_send() == [masked(0x88, close_payload(1000, "done"))]
+    assert client.state is CLOSING
+    assert client.close_expected()
+    client.receive_data(unmasked(0x88, close_payload(1000)))
+    assert client.events_received() == [Frame(OP_CLOSE, close_payload(1000))]
+    # The server closes TCP first: the client sends nothing yet.
+    assert client.data_to_send() == []
+    assert client.state is CLOSING
+    client.receive_eof()
+    assert client.data_to_send() == [SEND_EOF]
+    assert client.state is CLOSED
+    exc = client.close_exc
+    assert type(exc) is ConnectionClosedOK
+    assert (exc.sent, exc.rcvd, exc.rcvd_then_sent) == (Close(1000, "done"), Close(1000, ""), False)
+
+
+def test_server_initiates_closing_handshake() -> None:
+    server = Protocol(SERVER)
+    server.send_close(1001)
+    assert server.data_to_send() == [b"\x88\x02\x03\xe9"]
+    assert server.state is CLOSING
+    server.receive_data(masked(0x88, close_payload(1001)))
+    assert server.data_to_send() == [SEND_EOF]
+    assert server.state is CLOSING
+    server.receive_eof()
+    assert server.data_to_send() == []
+    assert server.state is CLOSED
+    assert server.close_code == 1001
+    assert server.close_exc.rcvd_then_sent is False
+
+
+def test_data_received_while_closing_is_reported(fixed_key: None) -> None:
+    client = Protocol(CLIENT)
+    client.send_close(1000)
+    client.receive_data(unmasked(0x81, b"late"))
+    assert client.events_received() == [Frame(OP_TEXT, b"late")]
+
+
+def test_empty_close_frame_means_1005(side: Side) -> None:
+    protocol = Protocol(side)
+    protocol.receive_data(from_peer(side, 0x88))
+    assert protocol.data_to_send()[0] == to_peer(side, 0x88)
+    protocol.receive_eof()
+    assert protocol.close_code == 1005
+    assert protocol.close_reason == ""
+    exc = protocol.close_exc
+    assert type(exc) is ConnectionClosedOK
+    assert exc.sent == exc.rcvd == Close(1005, "")
+
+
+def test_send_close_without_code_sends_empty_payload(side: Side) -> None:
+    protocol = Protocol(side)
+    protocol.send_close()
+    assert protocol.data_to_send() == [to_peer(side, 0x88)]
+    assert protocol.close_sent == Close(1005, "")
+
+
+@pytest.mark.parametrize(
+    ("sent_code", "rcvd_code", "exc_type"),
+    [
+        (1000, 1000, ConnectionClosedOK),
+        (1000, 1001, ConnectionClosedOK),
+        (1001, 1000, ConnectionClosedOK),
+        (None, 1000, ConnectionClosedOK),
+        (1000, None, ConnectionClosedOK),
+        (1000, 1002, ConnectionClosedError),
+        (1011, 1000, ConnectionClosedError),
+        (1000, 3000, ConnectionClosedError),
+        (4000, 1000, ConnectionClosedError),
+    ],
+)
+def test_close_exc_type_depends_on_both_codes(
+    sent_code: int | None, rcvd_code: int | None, exc_type: type
+) -> None:
+    server = Protocol(SERVER)
+    server.send_close(sent_code)
+    server.receive_data(masked(0x88, b"" if rcvd_code is None else close_payload(rcvd_code)))
+    server.receive_eof()
+    assert server.state is CLOSED
+    assert type(server.close_exc) is exc_type
+    assert server.close_code == (1005 if rcvd_code is None else rcvd_code)
+
+
+def test_eof_without_close_frame_is_1006(side: Side) -> None:
+    protocol = Protocol(side)
+    protocol.receive_eof()
+    assert protocol.data_to_send() == [SEND_EOF]
+    assert protocol.events_received() == []
+    assert protocol.state is CLOSED
+    assert protocol.close_code == 1006
+    assert protocol.close_reason == ""
+    exc = protocol.close_exc
+    assert type(exc) is ConnectionClosedError
+    assert (exc.rcvd, exc.sent, exc.rcvd_then_sent) == (None, None, None)
+
+
+def test_eof_after_sending_close_only_is_1006_error() -> None:
+    server = Protocol(SERVER)
+    server.send_close(1000)
+    server.data_to_send()
+    server.receive_eof()
+    assert server.close_code == 1006
+    exc = server.close_exc
+    assert type(exc) is ConnectionClosedError
+    assert exc.sent == Close(1000, "")
+
+
+def test_eof_in_mid_frame_goes_to_closed_with_1006(side: Side) -> None:
+    protocol = Protocol(side)
+    frame = from_peer(side, 0x81, b"Hello")
+    protocol.receive_data(frame[:4])
+    protocol.receive_eof()
+    assert protocol.events_received() == []
+    assert protocol.state is CLOSED
+    assert protocol.close_code == 1006
+
+
+def test_eof_in_mid_fragmented_message_is_1006(side: Side) -> None:
+    protocol = Protocol(side)
+    protocol.receive_data(from_peer(side, 0x01, b"half"))
+    protocol.receive_eof()
+    assert protocol.state is CLOSED
+    assert protocol.close_code == 1006
+
+
+def test_receive_eof_is_idempotent(side: Side) -> None:
+    protocol = Protocol(side)
+    protocol.receive_eof()
+    protocol.data_to_send()
+    protocol.receive_eof()
+    assert protocol.data_to_send() == []
+    assert protocol.events_received() == []
+    assert protocol.state is CLOSED
+
+
+def test_receive_data_after_eof_raises(side: Side) -> None:
+    protocol = Protocol(side)
+    protocol.receive_eof()
+    with pytest.raises(EOFError):
+        protocol.receive_data(b"\x81\x00")
+    with pytest.raises(EOFError):
+        protocol.receive_data(b"")
+
+
+def test_input_after_close_frame_is_discarded(side: Side) -> None:
+    protocol = Protocol(side)
+    protocol.receive_data(from_peer(side, 0x88, close_payload(1000)) + from_peer(side, 0x81, b"x"))
+    assert protocol.events_received() == [Frame(OP_CLOSE, close_payload(1000))]
+    protocol.data_to_send()
+    # Later input is discarded too, garbage included.
+    protocol.receive_data(from_peer(side, 0x81, b"y") + b"\xff" * 20)
+    assert protocol.events_received() == []
+    assert protocol.data_to_send() == []
+    assert protocol.parser_exc is None
+
+
+def test_close_frame_split_across_calls(side: Side) -> None:
+    protocol = Protocol(side)
+    frame = from_peer(side, 0x88, close_payload(1000, "split"))
+    protocol.receive_data(frame[:3])
+    assert protocol.state is OPEN
+    protocol.receive_data(frame[3:])
+    assert protocol.state is CLOSING
+
+
+def test_close_exc_before_closed_asserts() -> None:
+    server = Protocol(SERVER)
+    with pytest.raises(AssertionError):
+        server.close_exc  # noqa: B018
+    server.send_close(1000)
+    with pytest.raises(AssertionError):
+        server.close_exc  # noqa: B018
+
+
+def test_close_expected() -> None:
+    server = Protocol(SERVER)
+    assert not server.close_expected()
+    server.handshake_exc = ValueError("bad handshake")
+    assert server.close_expected()
+    server.handshake_exc = None
+    server.send_close(1000)
+    assert server.close_expected()
+    server.receive_eof()
+    assert not server.close_expected()
+
+
+def test_close_reason_of_123_bytes(side: Side) -> None:
+    reason = "r" * 123
+    protocol = Protocol(side)
+    protocol.send_close(1000, reason)
+    assert protocol.data_to_send() == [to_peer(side, 0x88, close_payload(1000, reason))]
+
+
+# Failures caused by the peer -------------------------------------------------
+
+
+def assert_failed(protocol: Protocol, code: int, exc_type: type[Exception]) -> None:
+    """Check a connection failed by the peer: state, cause and queued bytes."""
+    exc = protocol.parser_exc
+    assert isinstance(exc, exc_type)
+    reason = str(exc)
+    assert reason
+    output = protocol.data_to_send()
+    close = code.to_bytes(2, "big") + reason.encode()
+    if protocol.side is SERVER:
+        # A server sends the Close frame and half-closes at once.
+        assert output == [unmasked(0x88, close), SEND_EOF]
+    else:
+        # A client sends the Close frame and waits for the server to close.
+        assert output == [masked(0x88, close)]
+    protocol.events_received()
+    assert protocol.state is CLOSING
+    assert protocol.close_expected()
+    assert protocol.close_code is None
+    assert protocol.close_sent == Close(code, reason)
+    # Later input is discarded.
+    protocol.receive_data(from_peer(protocol.side, 0x81, b"ignored"))
+    assert protocol.events_received() == []
+    assert protocol.data_to_send() == []
+    protocol.receive_eof()
+    assert protocol.state is CLOSED
+    assert protocol.close_code == 1006
+    closed = protocol.close_exc
+    assert type(closed) is ConnectionClosedError
+    assert closed.sent == Close(code, reason)
+    assert closed.__cause__ is exc
+
+
+def test_failure_bytes_are_exact_for_server() -> None:
+    server = Protocol(SERVER)
+    server.receive_data(b"\x81\x00")
+    reason = b"unmasked frame from client"
+    assert server.data_to_send() == [
+        bytes([0x88, 2 + len(reason)]) + b"\x03\xea" + reason,
+        SEND_EOF,
+    ]
+
+
+# Each header case: bytes from the peer of the side, and the message expected.
+HEADER_FAILURES = [
+    pytest.param(lambda s: bytes([0xC1]) + from_peer(s, 0x81)[1:], "reserved bits", id="rsv1"),
+    pytest.param(lambda s: bytes([0xA1]) + from_peer(s, 0x81)[1:], "reserved bits", id="rsv2"),
+    pytest.param(lambda s: bytes([0x91]) + from_peer(s, 0x81)[1:], "reserved bits", id="rsv3"),
+    *[
+        pytest.param(
+            lambda s, op=op: from_peer(s, 0x80 | op), f"reserved opcode {op}", id=f"opcode{op}"
+        )
+        for op in (3, 4, 5, 6, 7, 11, 12, 13, 14, 15)
+    ],
+    pytest.param(lambda s: from_peer(s, 0x89, b"x" * 126), "control frame longer", id="ping-126"),
+    pytest.param(lambda s: from_peer(s, 0x88, b"x" * 200), "control frame longer", id="close-200"),
+    pytest.param(lambda s: from_peer(s, 0x09, b"x"), "fragmented control", id="ping-no-fin"),
+    pytest.param(lambda s: from_peer(s, 0x0A), "fragmented control", id="pong-no-fin"),
+    pytest.param(lambda s: from_peer(s, 0x00, b"x"), "unexpected continuation", id="cont"),
+    pytest.param(lambda s: from_peer(s, 0x80, b"x"), "unexpected continuation", id="cont-fin"),
+    pytest.param(
+        lambda s: from_peer(s, 0x01, b"a") + from_peer(s, 0x81, b"b"),
+        "expected a continuation",
+        id="text-in-text",
+    ),
+    pytest.param(
+        lambda s: from_peer(s, 0x02, b"a") + from_peer(s, 0x02, b"b"),
+        "expected a continuation",
+        id="binary-in-binary",
+    ),
+]
+
+
+@pytest.mark.parametrize(("make", "message"), HEADER_FAILURES)
+def test_header_failures(side: Side, make: object, message: str) -> None:
+    protocol = Protocol(side)
+    data = make(side)  # type: ignore[operator]
+    protocol.receive_data(data)
+    assert message in str(protocol.parser_exc)
+    assert_failed(protocol, 1002, ProtocolError)
+
+
+def raw_header(side: Side, first: int, length_octets: bytes) -> bytes:
+    """A header with hand-picked length octets, masked as the peer of ``side`` does."""
+    return bytes([first]) + (
+        length_octets if side is CLIENT else bytes([length_octets[0] | 0x80]) + length_octets[1:]
+    )
+
+
+@pytest.mark.parametrize(
+    ("length_octets", "message"),
+    [
+        (b"\x7e\x00\x00", "non-minimal 16-bit length"),
+        (b"\x7e\x00\x7d", "non-minimal 16-bit length"),
+        (b"\x7f" + (125).to_bytes(8, "big"), "non-minimal 64-bit length"),
+        (b"\x7f" + (65535).to_bytes(8, "big"), "non-minimal 64-bit length"),
+        (b"\x7f" + (2**63).to_bytes(8, "big"), "top bit"),
+        (b"\x7f" + (2**64 - 1).to_bytes(8, "big"), "top bit"),
+    ],
+)
+def test_length_encoding_failures_at_header_time(
+    side: Side, length_octets: bytes, message: str
+) -> None:
+    protocol = Protocol(side, max_size=None)
+    # Only the header: the payload never arrives.
+    protocol.receive_data(raw_header(side, 0x82, length_octets))
+    assert message in str(protocol.parser_exc)
+    assert_failed(protocol, 1002, ProtocolError)
+
+
+def test_minimal_lengths_are_accepted_at_the_edges(side: Side) -> None:
+    protocol = Protocol(side, max_size=None)
+    protocol.receive_data(raw_header(side, 0x82, b"\x7e\x00\x7e"))
+    protocol.receive_data(raw_header(side, 0x82, b"\x7f" + (65536).to_bytes(8, "big"))[:2])
+    assert protocol.parser_exc is None
+    assert protocol.state is OPEN
+
+
+def test_incomplete_extended_length_waits(side: Side) -> None:
+    protocol = Protocol(side, max_size=None)
+    protocol.receive_data(raw_header(side, 0x82, b"\x7e\x00"))
+    protocol.receive_data(b"")
+    assert protocol.state is OPEN
+    protocol2 = Protocol(side, max_size=None)
+    protocol2.receive_data(raw_header(side, 0x82, b"\x7f" + bytes(7)))
+    assert protocol2.state is OPEN
+
+
+def test_unmasked_frame_from_client_fails() -> None:
+    server = Protocol(SERVER)
+    server.receive_data(unmasked(0x81, b"Hello"))
+    assert "unmasked frame from client" in str(server.parser_exc)
+    assert_failed(server, 1002, ProtocolError)
+
+
+def test_masked_frame_from_server_fails(fixed_key: None) -> None:
+    client = Protocol(CLIENT)
+    client.receive_data(bytes.fromhex("818537fa213d7f9f4d5158"))
+    assert "masked frame from server" in str(client.parser_exc)
+    assert_failed(client, 1002, ProtocolError)
+
+
+def test_header_checks_run_before_the_payload_arrives(side: Side) -> None:
+    protocol = Protocol(side)
+    # A reserved opcode announcing 100 bytes: only the header is sent.
+    protocol.receive_data(from_peer(side, 0x83, b"x" * 100)[:6])
+    assert protocol.state is CLOSING
+    assert "reserved opcode 3" in str(protocol.parser_exc)
+
+
+@pytest.mark.parametrize(
+    ("payload", "code", "exc_type", "message"),
+    [
+        (b"\x03", 1002, ProtocolError, "1 byte"),
+        (b"\x03\xed", 1002, ProtocolError, "invalid close code 1005"),
+        (b"\x03\xee", 1002, ProtocolError, "invalid close code 1006"),
+        (b"\x03\xe7", 1002, ProtocolError, "invalid close code 999"),
+        (b"\x13\x88", 1002, ProtocolError, "invalid close code 5000"),
+        (b"\x03\xe8\xff", 1007, UnicodeDecodeError, "invalid start byte"),
+        (b"\x03\xe8ok\xc3", 1007, UnicodeDecodeError, "unexpected end of data"),
+    ],
+)
+def test_invalid_close_frames(
+    side: Side, payload: bytes, code: int, exc_type: type[Exception], message: str
+) -> None:
+    protocol = Protocol(side)
+    protocol.receive_data(from_peer(side, 0x88, payload))
+    assert protocol.close_rcvd is None
+    assert protocol.events_received() == []
+    assert message in str(protocol.parser_exc)
+    assert_failed(protocol, code, exc_type)
+
+
+def test_failure_while_closing_sends_no_second_close(fixed_key: None) -> None:
+    client = Protocol(CLIENT)
+    client.send_close(1000)
+    client.data_to_send()
+    client.receive_data(unmasked(0x83))
+    assert client.state is CLOSING
+    assert isinstance(client.parser_exc, ProtocolError)
+    assert client.data_to_send() == []
+    assert client.close_sent == Close(1000, "")
+    server = Protocol(SERVER)
+    server.send_close(1000)
+    server.data_to_send()
+    server.receive_data(masked(0x83))
+    # The server still closes TCP at once.
+    assert server.data_to_send() == [SEND_EOF]
+
+
+def test_long_failure_reason_is_truncated_to_fit_a_control_frame() -> None:
+    class Chatty(PassThrough):
+        def decode(self, frame: Frame, *, max_size: int | None = None) -> Frame:
+            raise ProtocolError("é" * 100)
+
+    server = Protocol(SERVER)
+    server.extensions.append(Chatty())
+    server.receive_data(masked(0x82, b"x"))
+    output = server.data_to_send()
+    frame = output[0]
+    assert frame[:2] == b"\x88\x7d"
+    assert frame[2:4] == b"\x03\xea"
+    # 120 bytes of "é" (60 characters), then "...".
+    assert frame[4:].decode() == "é" * 60 + "..."
+    assert output[1] == SEND_EOF
+
+
+# max_size ------------------------------------------------------------------
+
+
+def test_max_size_limits_a_frame_from_its_header(side: Side) -> None:
+    protocol = Protocol(side, max_size=1000)
+    frame = from_peer(side, 0x82, b"x" * 1001)
+    # Only the header: 4 bytes from a server, 8 from a client.
+    protocol.receive_data(frame[: 4 if side is CLIENT else 8])
+    assert "exceeds 1000" in str(protocol.parser_exc)
+    assert_failed(protocol, 1009, PayloadTooBig)
+
+
+def test_max_size_from_a_64_bit_header(side: Side) -> None:
+    protocol = Protocol(side)
+    protocol.receive_data(raw_header(side, 0x82, b"\x7f" + (2**40).to_bytes(8, "big")))
+    assert_failed(protocol, 1009, PayloadTooBig)
+
+
+def test_max_size_is_inclusive(side: Side) -> None:
+    protocol = Protocol(side, max_size=10)
+    protocol.receive_data(from_peer(side, 0x82, b"x" * 10))
+    assert protocol.events_received() == [Frame(OP_BINARY, b"x" * 10)]
+    protocol.receive_data(from_peer(side, 0x81, b"y" * 11))
+    assert_failed(protocol, 1009, PayloadTooBig)
+
+
+def test_max_size_counts_across_fragments(side: Side) -> None:
+    protocol = Protocol(side, max_size=10)
+    protocol.receive_data(from_peer(side, 0x02, b"x" * 6))
+    protocol.receive_data(from_peer(side, 0x00, b"x" * 4))
+    assert protocol.state is OPEN
+    protocol.receive_data(from_peer(side, 0x80, b"x" * 1)[:2])
+    assert "message of 11+ bytes exceeds 10" in str(protocol.parser_exc)
+    assert_failed(protocol, 1009, PayloadTooBig)
+
+
+def test_max_size_resets_between_messages(side: Side) -> None:
+    protocol = Protocol(side, max_size=10)
+    for _ in range(3):
+        protocol.receive_data(from_peer(side, 0x02, b"x" * 5) + from_peer(side, 0x80, b"x" * 5))
+    assert len(protocol.events_received()) == 6
+    assert protocol.state is OPEN
+
+
+def test_max_size_ignores_control_frames(side: Side) -> None:
+    protocol = Protocol(side, max_size=1)
+    protocol.receive_data(from_peer(side, 0x89, b"x" * 125))
+    assert protocol.state is OPEN
+
+
+def test_max_fragment_size(side: Side) -> None:
+    protocol = Protocol(side, max_size=(None, 4))
+    protocol.receive_data(from_peer(side, 0x02, b"x" * 4) * 1 + from_peer(side, 0x00, b"x" * 4))
+    assert protocol.state is OPEN
+    protocol.receive_data(from_peer(side, 0x80, b"x" * 5)[:2])
+    assert "frame of 5 bytes exceeds 4" in str(protocol.parser_exc)
+    assert_failed(protocol, 1009, PayloadTooBig)
+
+
+def test_max_message_and_fragment_size(side: Side) -> None:
+    protocol = Protocol(side, max_size=(6, 4))
+    protocol.receive_data(from_peer(side, 0x02, b"x" * 4))
+    protocol.receive_data(from_peer(side, 0x80, b"x" * 3))
+    assert "message of 7+ bytes exceeds 6" in str(protocol.parser_exc)
+    assert_failed(protocol, 1009, PayloadTooBig)
+
+
+def test_no_max_size(side: Side) -> None:
+    protocol = Protocol(side, max_size=None)
+    payload = b"z" * (2**20 + 1)
+    protocol.receive_data(from_peer(side, 0x82, payload))
+    assert protocol.events_received() == [Frame(OP_BINARY, payload)]
+
+
+# UTF-8 -----------------------------------------------------------------------
+
+
+def test_invalid_utf8_in_single_frame(side: Side) -> None:
+    protocol = Protocol(side)
+    protocol.receive_data(from_peer(side, 0x81, b"ok\xff"))
+    assert protocol.events_received() == []
+    assert_failed(protocol, 1007, UnicodeDecodeError)
+
+
+def test_valid_utf8_single_frames(side: Side) -> None:
+    protocol = Protocol(side)
+    text = "ascii, café, 日本, 🎉".encode()
+    protocol.receive_data(from_peer(side, 0x81, text) + from_peer(side, 0x81))
+    assert protocol.events_received() == [Frame(OP_TEXT, text), Frame(OP_TEXT, b"")]
+
+
+def test_invalid_utf8_fails_at_the_fragment_that_brings_it(side: Side) -> None:
+    protocol = Protocol(side)
+    protocol.receive_data(from_peer(side, 0x01, b"valid"))
+    assert protocol.events_received() == [Frame(OP_TEXT, b"valid", fin=False)]
+    protocol.receive_data(from_peer(side, 0x00, b"bad\xfe"))
+    assert protocol.events_received() == []
+    assert_failed(protocol, 1007, UnicodeDecodeError)
+
+
+def test_multibyte_character_split_across_fragments(side: Side) -> None:
+    protocol = Protocol(side)
+    emoji = "🎉".encode()
+    protocol.receive_data(
+        from_peer(side, 0x01, b"a" + emoji[:1])
+        + from_peer(side, 0x00, emoji[1:3])
+        + from_peer(side, 0x00, b"")
+        + from_peer(side, 0x80, emoji[3:])
+    )
+    assert protocol.parser_exc is None
+    assert [e.data for e in protocol.events_received()] == [b"a\xf0", b"\x9f\x8e", b"", b"\x89"]
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        b"\xf4\x90",  # above U+10FFFF
+        b"\xf5",  # never a lead byte
+        b"\xc0",  # overlong
+        b"\xe0\x80",  # overlong
+        b"\xf0\x8f",  # overlong
+        b"\xed\xa0",  # start of a surrogate
+        b"\xed\xbf",  # start of a surrogate
+    ],
+)
+def test_invalid_incomplete_prefix_fails_at_once(side: Side, prefix: bytes) -> None:
+    protocol = Protocol(side)
+    protocol.receive_data(from_peer(side, 0x01, b"ok" + prefix))
+    assert_failed(protocol, 1007, UnicodeDecodeError)
+
+
+def test_surrogate_prefix_split_across_fragments_fails_at_second(side: Side) -> None:
+    protocol = Protocol(side)
+    protocol.receive_data(from_peer(side, 0x01, b"\xed"))
+    assert protocol.parser_exc is None
+    protocol.receive_data(from_peer(side, 0x00, b"\xa0"))
+    assert_failed(protocol, 1007, UnicodeDecodeError)
+
+
+@pytest.mark.parametrize(
+    ("prefix", "rest"),
+    [
+        (b"\xed\x9f", b"\xbf"),  # U+D7FF, just below the surrogates
+        (b"\xf4\x8f", b"\xbf\xbf"),  # U+10FFFF
+        (b"\xe2\x82", b"\xac"),  # U+20AC
+        (b"\xf0\x90\x80", b"\x80"),  # U+10000
+    ],
+)
+def test_valid_incomplete_prefix_waits(side: Side, prefix: bytes, rest: bytes) -> None:
+    protocol = Protocol(side)
+    protocol.receive_data(from_peer(side, 0x01, prefix))
+    assert protocol.state is OPEN
+    protocol.receive_data(from_peer(side, 0x80, rest))
+    assert protocol.state is OPEN
+    assert protocol.parser_exc is None
+
+
+def test_incomplete_character_at_end_of_message(side: Side) -> None:
+    protocol = Protocol(side)
+    protocol.receive_data(from_peer(side, 0x01, b"a") + from_peer(side, 0x80, b"\xe2\x82"))
+    assert_failed(protocol, 1007, UnicodeDecodeError)
+
+
+def test_utf8_state_resets_between_messages(side: Side) -> None:
+    protocol = Protocol(side)
+    protocol.receive_data(from_peer(side, 0x01, b"a") + from_peer(side, 0x80, b"b"))
+    # A new fragmented message starts with a fresh decoder.
+    protocol.receive_data(from_peer(side, 0x01, "é".encode()) + from_peer(side, 0x80, b"c"))
+    assert protocol.state is OPEN
+    assert len(protocol.events_received()) == 4
+
+
+def test_binary_is_not_validated(side: Side) -> None:
+    protocol = Protocol(side)
+    protocol.receive_data(
+        from_peer(side, 0x82, b"\xff")
+        + from_peer(side, 0x02, b"\xfe")
+        + from_peer(side, 0x80, b"\xed\xa0")
+    )
+    assert protocol.state is OPEN
+    assert len(protocol.events_received()) == 3
+
+
+# Misuse by the local application -------------------------------------------
+
+
+def test_continuation_without_fragmented_message(side: Side) -> None:
+    protocol = Protocol(side)
+    with pytest.raises(ProtocolError, match="unexpected continuation"):
+        protocol.send_continuation(b"x", fin=True)
+    assert protocol.data_to_send() == []
+
+
+@pytest.mark.parametrize("method", ["send_text", "send_binary"])
+def test_new_message_during_fragmented_message(side: Side, method: str) -> None:
+    protocol = Protocol(side)
+    protocol.send_binary(b"a", fin=False)
+    protocol.data_to_send()
+    with pytest.raises(ProtocolError, match="expected a continuation"):
+        getattr(protocol, method)(b"b")
+    assert protocol.data_to_send() == []
+    # The message can still be finished.
+    protocol.send_continuation(b"c", fin=True)
+    protocol.send_text(b"d")
+    assert protocol.data_to_send() == [to_peer(side, 0x80, b"c"), to_peer(side, 0x81, b"d")]
+
+
+@pytest.mark.parametrize("code", [0, 999, 1004, 1005, 1006, 1015, 2000, 5000])
+def test_send_close_invalid_code(side: Side, code: int) -> None:
+    protocol = Protocol(side)
+    with pytest.raises(ProtocolError, match="invalid close code"):
+        protocol.send_close(code)
+    assert protocol.data_to_send() == []
+    assert protocol.state is OPEN
+    assert protocol.close_sent is None
+
+
+def test_send_close_reason_without_code(side: Side) -> None:
+    protocol = Protocol(side)
+    with pytest.raises(ProtocolError, match="reason without a code"):
+        protocol.send_close(reason="why")
+    assert protocol.data_to_send() == []
+    assert protocol.state is OPEN
+
+
+def test_send_close_reason_too_long(side: Side) -> None:
+    protocol = Protocol(side)
+    with pytest.raises(ProtocolError, match="123 bytes"):
+        protocol.send_close(1000, "x" * 124)
+    assert protocol.data_to_send() == []
+
+
+@pytest.mark.parametrize("state", [CONNECTING, CLOSING, CLOSED])
+def test_send_data_when_not_open(side: Side, state: State) -> None:
+    protocol = Protocol(side, state=state)
+    for call in (
+        lambda: protocol.send_text(b"x"),
+        lambda: protocol.send_binary(b"x"),
+        lambda: protocol.send_close(1000),
+        lambda: protocol.send_close(),
+    ):
+        with pytest.raises(InvalidState):
+            call()
+    assert protocol.data_to_send() == []
+
+
+def test_send_continuation_when_not_open(side: Side) -> None:
+    protocol = Protocol(side)
+    protocol.send_text(b"a", fin=False)
+    protocol.send_close(1000)
+    protocol.data_to_send()
+    with pytest.raises(InvalidState):
+        protocol.send_continuation(b"b", fin=True)
+    assert protocol.data_to_send() == []
+
+
+def test_ping_pong_allowed_while_closing(side: Side) -> None:
+    protocol = Protocol(side)
+    protocol.send_close(1000)
+    protocol.data_to_send()
+    protocol.send_ping(b"1")
+    protocol.send_pong(b"2")
+    assert protocol.data_to_send() == [to_peer(side, 0x89, b"1"), to_peer(side, 0x8A, b"2")]
+
+
+@pytest.mark.parametrize("state", [CONNECTING, CLOSED])
+def test_ping_pong_refused_when_not_open_or_closing(state: State) -> None:
+    server = Protocol(SERVER, state=state)
+    with pytest.raises(InvalidState):
+        server.send_ping(b"")
+    with pytest.raises(InvalidState):
+        server.send_pong(b"")
+    assert server.data_to_send() == []
+
+
+def test_ping_refused_after_end_of_stream_sent() -> None:
+    server = Protocol(SERVER)
+    server.receive_data(masked(0x88, close_payload(1000)))
+    server.data_to_send()
+    assert server.state is CLOSING
+    with pytest.raises(InvalidState):
+        server.send_ping(b"")
+    assert server.data_to_send() == []
+
+
+def test_control_payload_too_long(side: Side) -> None:
+    protocol = Protocol(side)
+    protocol.send_ping(b"x" * 125)
+    protocol.data_to_send()
+    with pytest.raises(ProtocolError, match="125"):
+        protocol.send_ping(b"x" * 126)
+    with pytest.raises(ProtocolError, match="125"):
+        protocol.send_pong(b"x" * 126)
+    assert protocol.data_to_send() == []
+
+
+def test_failed_send_leaves_fragmentation_state_unchanged() -> None:
+    class Broken(PassThrough):
+        def encode(self, frame: Frame) -> Frame:
+            raise RuntimeError("encoder broke")
+
+    server = Protocol(SERVER)
+    broken = Broken()
+    server.extensions.append(broken)
+    with pytest.raises(RuntimeError):
+        server.send_text(b"a", fin=False)
+    server.extensions.remove(broken)
+    # No fragmented message was started: a new one may begin.
+    server.send_binary(b"b", fin=False)
+    server.extensions.append(broken)
+    with pytest.raises(RuntimeError):
+        server.send_continuation(b"c", fin=True)
+    server.extensions.remove(broken)
+    # The message is still in progress: it may be finished.
+    server.send_continuation(b"c", fin=True)
+    assert server.data_to_send() == [b"\x02\x01b", b"\x80\x01c"]
+
+
+# fail() ----------------------------------------------------------------------
+
+
+def test_fail_server() -> None:
+    server = Protocol(SERVER)
+    server.fail(1011, "oops")
+    assert server.data_to_send() == [b"\x88\x06\x03\xf3oops", SEND_EOF]
+    assert server.state is CLOSING
+    assert server.close_sent == Close(1011, "oops")
+    assert server.parser_exc is None
+    server.receive_data(masked(0x81, b"ignored"))
+    assert server.events_received() == []
+
+
+def test_fail_client(fixed_key: None) -> None:
+    client = Protocol(CLIENT)
+    client.fail(1008)
+    assert client.data_to_send() == [masked(0x88, b"\x03\xf0")]
+    assert client.state is CLOSING
+    client.receive_eof()
+    assert client.data_to_send() == [SEND_EOF]
+    assert client.close_code == 1006
+    assert type(client.close_exc) is ConnectionClosedError
+
+
+def test_fail_with_1006_sends_no_close_frame(side: Side) -> None:
+    protocol = Protocol(side)
+    protocol.fail(1006, "gone")
+    assert protocol.data_to_send() == ([SEND_EOF] if side is SERVER else [])
+    assert protocol.state is CLOSING
+    assert protocol.close_sent is None
+
+
+@pytest.mark.parametrize("code", [999, 1005, 1015, 5000])
+def test_fail_invalid_code(side: Side, code: int) -> None:
+    protocol = Protocol(side)
+    with pytest.raises(ProtocolError):
+        protocol.fail(code)
+    assert protocol.data_to_send() == []
+    assert protocol.state is OPEN
+
+
+def test_fail_while_closing_or_closed() -> None:
+    server = Protocol(SERVER)
+    server.send_close(1000)
+    server.data_to_send()
+    server.fail(1002)
+    assert server.data_to_send() == [SEND_EOF]
+    assert server.close_sent == Close(1000, "")
+    server.fail(1002)
+    assert server.data_to_send() == []
+    server.receive_eof()
+    server.fail(1002)
+    assert server.state is CLOSED
+    assert server.data_to_send() == []
+
+
+# Logging ---------------------------------------------------------------------
+
+
+def test_debug_logs_one_line_per_frame(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="sansws.server")
+    server = Protocol(SERVER)
+    assert server.debug
+    server.send_text(b"Hello")
+    server.receive_data(masked(0x82, b"\x01\x02") + masked(0x89, b"hi"))
+    frame_lines = [r.getMessage() for r in caplog.records if r.getMessage()[:2] in ("> ", "< ")]
+    assert frame_lines == [
+        "> TEXT 'Hello' [5 bytes]",
+        "< BINARY 0102 [2 bytes]",
+        "< PING 6869 [2 bytes]",
+        "> PONG 6869 [2 bytes]",
+    ]
+    assert all(r.name == "sansws.server" and r.levelno == logging.DEBUG for r in caplog.records)
+
+
+def test_debug_logs_closing_and_failures(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="sansws.client")
+    client = Protocol(CLIENT)
+    client.receive_data(b"\x83\x00")
+    client.receive_eof()
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages[0] == "! failing connection with code 1002"
+    assert caplog.records[0].exc_info is not None
+    assert "= connection is CLOSING" in messages
+    assert messages[-3:] == ["< EOF", "> EOF", "= connection is CLOSED"]
+
+
+def test_no_log_records_when_debug_is_off(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="sansws")
+    for side in (SERVER, CLIENT):
+        protocol = Protocol(side)
+        assert not protocol.debug
+        protocol.send_text(b"Hello")
+        protocol.receive_data(from_peer(side, 0x89, b"x"))
+        protocol.receive_data(b"\xff\xff")
+        protocol.receive_eof()
+    assert caplog.records == []
+
+
+def test_custom_logger_and_adapter(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="custom")
+    adapter = logging.LoggerAdapter(logging.getLogger("custom"), {})
+    server = Protocol(SERVER, logger=adapter)
+    assert server.logger is adapter
+    server.send_binary(b"")
+    assert [r.getMessage() for r in caplog.records] == ["> BINARY  [0 bytes]"]
+
+
+# Extensions ------------------------------------------------------------------
+
+
+class Suffix(Extension):
+    """A fake extension: appends its tag on encode and strips it on decode.
+
+    It sets and consumes RSV bits like a real extension.
+    """
+
+    def __init__(self, tag: bytes, bit: int = 0x40) -> None:
+        self.name = f"x-suffix-{tag.decode()}"
+        self.tag = tag
+        self.reserved_bits = bit
+        self.max_sizes: list[int | None] = []
+
+    def encode(self, frame: Frame) -> Frame:
+        if frame.opcode.is_control:
+            return frame
+        frame = Frame(frame.opcode, frame.data + self.tag, frame.fin)
+        frame.rsv1 = self.reserved_bits == 0x40
+        frame.rsv2 = self.reserved_bits == 0x20
+        return frame
+
+    def decode(self, frame: Frame, *, max_size: int | None = None) -> Frame:
+        self.max_sizes.append(max_size)
+        if frame.opcode.is_control:
+            return frame
+        if not frame.data.endswith(self.tag):
+            raise ProtocolError(f"missing {self.tag!r}")
+        data = frame.data[: -len(self.tag)]
+        if len(data) > (max_size if max_size is not None else len(data)):
+            raise PayloadTooBig("decoded too big")
+        return Frame(frame.opcode, data, frame.fin)
+
+
+def test_extensions_encode_in_order() -> None:
+    server = Protocol(SERVER)
+    server.extensions += [Suffix(b"A"), Suffix(b"B", bit=0x20)]
+    server.send_text(b"x")
+    server.send_ping(b"p")
+    # RSV2 from the last extension; B applied after A.
+    assert server.data_to_send() == [b"\xa1\x03xAB", b"\x89\x01p"]
+
+
+def test_extensions_decode_in_reverse_order() -> None:
+    server = Protocol(SERVER)
+    first, second = Suffix(b"A"), Suffix(b"B", bit=0x20)
+    server.extensions += [first, second]
+    # RSV1 and RSV2 are both negotiated, so legal; the decoders clear them.
+    server.receive_data(masked(0xE1, b"xAB"))
+    assert server.events_received() == [Frame(OP_TEXT, b"x")]
+    # In the wrong order, "A" would not be found last.
+    server.receive_data(masked(0xE1, b"xBA"))
+    assert "missing b'B'" in str(server.parser_exc)
+    assert_failed(server, 1002, ProtocolError)
+
+
+def test_extensions_round_trip_between_peers() -> None:
+    client, server = Protocol(CLIENT), Protocol(SERVER)
+    for protocol in (client, server):
+        protocol.extensions += [Suffix(b"A"), Suffix(b"B", bit=0x20)]
+    client.send_text(b"hello", fin=False)
+    client.send_continuation(b" world", fin=True)
+    for chunk in client.data_to_send():
+        server.receive_data(chunk)
+    assert server.events_received() == [
+        Frame(OP_TEXT, b"hello", fin=False),
+        Frame(OP_CONT, b" world"),
+    ]
+
+
+def test_negotiated_reserved_bit_is_legal_others_are_not() -> None:
+    server = Protocol(SERVER)
+    server.extensions.append(Suffix(b"A"))
+    server.receive_data(masked(0xC1, b"okA"))
+    assert server.events_received() == [Frame(OP_TEXT, b"ok")]
+    # RSV2 is not negotiated: refused from the header.
+    server.receive_data(masked(0xE1, b"noA")[:2])
+    assert "reserved bits" in str(server.parser_exc)
+    assert_failed(server, 1002, ProtocolError)
+
+
+def test_reserved_bit_left_set_after_decoding(side: Side) -> None:
+    class Lazy(PassThrough):
+        reserved_bits = 0x40
+
+    protocol = Protocol(side)
+    protocol.extensions.append(Lazy())
+    protocol.receive_data(from_peer(side, 0xC2, b"x"))
+    assert protocol.events_received() == []
+    assert "reserved bits" in str(protocol.parser_exc)
+    assert_failed(protocol, 1002, ProtocolError)
+
+
+class Triple(PassThrough):
+    """A fake expanding extension: each data byte decodes to three."""
+
+    reserved_bits = 0x40
+
+    def __init__(self) -> None:
+        self.max_sizes: list[int | None] = []
+
+    def decode(self, frame: Frame, *, max_size: int | None = None) -> Frame:
+        self.max_sizes.append(max_size)
+        data = bytes(b for b in frame.data for _ in range(3))
+        if max_size is not None and len(data) > max_size:
+            raise PayloadTooBig(f"decoded {len(data)} bytes, room for {max_size}")
+        return Frame(frame.opcode, data, frame.fin)
+
+
+def test_extension_payload_too_big_fails_with_1009(side: Side) -> None:
+    protocol = Protocol(side, max_size=10)
+    ext = Triple()
+    protocol.extensions.append(ext)
+    protocol.receive_data(from_peer(side, 0x42, b"a") + from_peer(side, 0x00, b"bc"))
+    assert protocol.state is OPEN
+    assert [e.data for e in protocol.events_received()] == [b"aaa", b"bbbccc"]
+    # The header fits (9 + 1 <= 10) but the decoded frame does not.
+    protocol.receive_data(from_peer(side, 0x80, b"d"))
+    # The extension is told how much room is left in the message.
+    assert ext.max_sizes == [10, 7, 1]
+    assert "decoded 3 bytes, room for 1" in str(protocol.parser_exc)
+    assert_failed(protocol, 1009, PayloadTooBig)
+
+
+def test_extension_payload_too_big_in_single_frame(side: Side) -> None:
+    protocol = Protocol(side, max_size=5)
+    protocol.extensions.append(Triple())
+    protocol.receive_data(from_peer(side, 0xC2, b"ab"))
+    assert_failed(protocol, 1009, PayloadTooBig)
+
+
+def test_extension_gets_no_bound_without_max_size() -> None:
+    server = Protocol(SERVER, max_size=None)
+    ext = Suffix(b"A")
+    server.extensions.append(ext)
+    server.receive_data(masked(0xC2, b"abcA"))
+    assert ext.max_sizes == [None]
+
+
+def test_extension_protocol_error_fails_with_1002(side: Side) -> None:
+    protocol = Protocol(side)
+    protocol.extensions.append(Suffix(b"A"))
+    protocol.receive_data(from_peer(side, 0xC2, b"no tag"))
+    assert_failed(protocol, 1002, ProtocolError)
+
+
+def test_decoded_text_is_validated(side: Side) -> None:
+    protocol = Protocol(side)
+    protocol.extensions.append(Suffix(b"A"))
+    protocol.receive_data(from_peer(side, 0xC1, b"\xffA"))
+    assert_failed(protocol, 1007, UnicodeDecodeError)
+
+
+def test_extension_base_is_abstract() -> None:
+    ext = Extension()
+    with pytest.raises(NotImplementedError):
+        ext.encode(Frame(OP_TEXT, b""))
+    with pytest.raises(NotImplementedError):
+        ext.decode(Frame(OP_TEXT, b""))
