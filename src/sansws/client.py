@@ -141,8 +141,6 @@ class ClientProtocol(Protocol):
         if self._state is not CONNECTING:
             super().receive_data(data)
             return
-        if self._eof_received:
-            raise EOFError("receive_data() called after receive_eof()")
         if self._discarding or self._reader is None:
             return
         try:
@@ -164,10 +162,10 @@ class ClientProtocol(Protocol):
             except (InvalidHandshake, EOFError) as exc:
                 self._fail_handshake(exc)
             else:
-                if response is not None:
-                    self._receive_response(response, b"")
-                else:
-                    self._fail_handshake(EOFError("connection closed during the handshake"))
+                # The reader is dropped once it returns a response, so it
+                # has one to return here: a body delimited by the close.
+                assert response is not None
+                self._receive_response(response, b"")
         super().receive_eof()
 
     def _receive_response(self, response: Response, trailing: bytes) -> None:
