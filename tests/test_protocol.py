@@ -12,8 +12,11 @@ import logging
 import os
 import threading
 import time
+from unittest import mock
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import sansws.protocol as protocol_module
 from sansws.exceptions import (
@@ -1545,3 +1548,266 @@ def test_extension_base_is_abstract() -> None:
         ext.encode(Frame(OP_TEXT, b""))
     with pytest.raises(NotImplementedError):
         ext.decode(Frame(OP_TEXT, b""))
+
+
+# Properties --------------------------------------------------------------------
+
+SIDES = st.sampled_from([SERVER, CLIENT])
+
+
+def build(first: int, payload: bytes, key: bytes | None, form: str) -> bytes:
+    """A frame with a chosen length form: "min", or 16 or 64 bits forced."""
+    mask_bit = 0x80 if key is not None else 0
+    length = len(payload)
+    if form == "16" or (form == "min" and 126 <= length < 65536):
+        head = bytes([first, mask_bit | 126]) + length.to_bytes(2, "big")
+    elif form == "64":
+        head = bytes([first, mask_bit | 127]) + length.to_bytes(8, "big")
+    else:
+        head = bytes([first, mask_bit | length])
+    if key is None:
+        return head + payload
+    return head + key + mask(payload, key)
+
+
+@st.composite
+def wire_frames(draw: st.DrawFn, side: Side) -> bytes:
+    """One frame as the peer of ``side`` might send it, mostly well-formed.
+
+    Each header field is sometimes wrong, so that streams reach every
+    failure as well as every kind of valid frame.
+    """
+    opcode = draw(
+        st.sampled_from([0, 1, 2, 8, 9, 10]) if draw(st.integers(0, 9)) else st.integers(0, 15)
+    )
+    fin = draw(st.booleans()) if opcode < 8 else draw(st.integers(0, 19)) > 0
+    rsv = draw(st.sampled_from([0x40, 0x20, 0x10])) if draw(st.integers(0, 19)) == 0 else 0
+    if opcode == 8:
+        payload = draw(
+            st.sampled_from([b"", b"\x03\xe8", b"\x03\xe9bye", b"\x0f\xa0x", b"\x03", b"\x03\xed"])
+            | st.binary(max_size=4)
+        )
+    elif opcode == 1 and draw(st.booleans()):
+        payload = draw(st.text(max_size=40)).encode()
+    else:
+        payload = draw(st.binary(max_size=130 if opcode >= 8 else 300))
+    masked_ok = draw(st.integers(0, 19)) > 0
+    key = draw(st.binary(min_size=4, max_size=4))
+    use_key = (side is SERVER) == masked_ok
+    form = "min" if draw(st.integers(0, 9)) else draw(st.sampled_from(["16", "64"]))
+    first = (0x80 if fin else 0) | rsv | opcode
+    return build(first, payload, key if use_key else None, form)
+
+
+@st.composite
+def streams(draw: st.DrawFn) -> tuple[Side, bytes]:
+    side = draw(SIDES)
+    data = b"".join(draw(st.lists(wire_frames(side), max_size=8)))
+    if draw(st.integers(0, 4)) == 0:
+        data += draw(st.binary(max_size=20))
+    return side, data
+
+
+def run(
+    side: Side, chunks: list[bytes], max_size: int | tuple[int | None, int | None] | None = 2**20
+) -> tuple[object, ...]:
+    """Feed chunks, then the end of the stream; return everything observable."""
+    protocol = Protocol(side, max_size=max_size)
+    events: list[object] = []
+    output: list[bytes] = []
+    for chunk in chunks:
+        protocol.receive_data(chunk)
+        events += protocol.events_received()
+        output += protocol.data_to_send()
+    state_before_eof = protocol.state
+    exc = protocol.parser_exc
+    protocol.receive_eof()
+    output += protocol.data_to_send()
+    return (
+        events,
+        b"".join(output),
+        output.count(SEND_EOF),
+        state_before_eof,
+        None if exc is None else (type(exc), str(exc)),
+        protocol.close_code,
+        protocol.close_reason,
+        type(protocol.close_exc),
+    )
+
+
+def split(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({min(cut, len(data)) for cut in cuts})
+    return [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]
+
+
+@given(
+    sender=SIDES,
+    kind=st.sampled_from(["text", "binary", "ping", "pong", "close"]),
+    payload=st.binary(max_size=70000) | st.binary(max_size=125),
+    text=st.text(),
+    fin=st.booleans(),
+    code=st.sampled_from([1000, 1001, 1011, 3000, 4999]),
+)
+def test_property_frame_round_trip(
+    sender: Side, kind: str, payload: bytes, text: str, fin: bool, code: int
+) -> None:
+    source = Protocol(sender)
+    sink = Protocol(CLIENT if sender is SERVER else SERVER, max_size=None)
+    if kind == "text":
+        expected = Frame(OP_TEXT, text.encode(), fin)
+        source.send_text(text.encode(), fin)
+    elif kind == "binary":
+        expected = Frame(OP_BINARY, payload, fin)
+        source.send_binary(payload, fin)
+    elif kind == "close":
+        reason = text.encode()[:100].decode(errors="ignore")
+        expected = Frame(OP_CLOSE, close_payload(code, reason))
+        source.send_close(code, reason)
+    else:
+        payload = payload[:125]
+        expected = Frame(OP_PING if kind == "ping" else OP_PONG, payload)
+        (source.send_ping if kind == "ping" else source.send_pong)(payload)
+    for chunk in source.data_to_send():
+        sink.receive_data(chunk)
+    assert sink.events_received() == [expected]
+    assert sink.parser_exc is None
+
+
+@given(stream=streams(), cuts=st.lists(st.integers(0, 3000), max_size=12))
+def test_property_chunking_does_not_matter(stream: tuple[Side, bytes], cuts: list[int]) -> None:
+    side, data = stream
+    with mock.patch.object(protocol_module, "_next_mask_key", lambda: KEY):
+        whole = run(side, [data])
+        assert run(side, [data[i : i + 1] for i in range(len(data))]) == whole
+        assert run(side, split(data, cuts)) == whole
+
+
+@given(
+    stream=streams() | st.tuples(SIDES, st.binary(max_size=400)),
+    cuts=st.lists(st.integers(0, 3000), max_size=8),
+    max_size=st.sampled_from([None, 0, 10, 2**20, (None, 5), (20, 5)]),
+    more=st.binary(max_size=30),
+)
+def test_property_receive_never_raises(
+    stream: tuple[Side, bytes],
+    cuts: list[int],
+    max_size: int | tuple[int | None, int | None] | None,
+    more: bytes,
+) -> None:
+    side, data = stream
+    protocol = Protocol(side, max_size=max_size)
+    output: list[bytes] = []
+    for chunk in [*split(data, cuts), more]:
+        protocol.receive_data(chunk)
+        protocol.events_received()
+        output += protocol.data_to_send()
+        assert protocol.close_code is None
+        if protocol.parser_exc is not None:
+            assert protocol.state is CLOSING
+    protocol.receive_eof()
+    protocol.receive_eof()
+    output += protocol.data_to_send()
+    assert protocol.state is CLOSED
+    assert protocol.close_code is not None
+    # One end of stream, last; every Close frame we sent is well-formed.
+    assert output.count(SEND_EOF) == 1
+    assert output[-1] == SEND_EOF
+    with pytest.raises(EOFError):
+        protocol.receive_data(b"\x00")
+
+
+@st.composite
+def conversations(draw: st.DrawFn) -> list[tuple[Side, str, list[bytes]]]:
+    """Messages and pings, each from a random side; messages in fragments."""
+    actions = []
+    for _ in range(draw(st.integers(0, 8))):
+        sender = draw(SIDES)
+        kind = draw(st.sampled_from(["text", "binary", "ping"]))
+        if kind == "ping":
+            actions.append((sender, kind, [draw(st.binary(max_size=125))]))
+            continue
+        data = draw(st.text(max_size=60)).encode() if kind == "text" else draw(st.binary())
+        # Cut anywhere, even inside a multi-byte character.
+        cuts = draw(st.lists(st.integers(0, len(data)), max_size=4))
+        actions.append((sender, kind, split(data, cuts)))
+    return actions
+
+
+def transfer(source: Protocol, sink: Protocol) -> None:
+    for chunk in source.data_to_send():
+        if chunk == SEND_EOF:
+            sink.receive_eof()
+        else:
+            sink.receive_data(chunk)
+
+
+def reassemble(events: list[object]) -> list[tuple[str, bytes]]:
+    """Turn received frames back into messages, pings and pongs."""
+    messages: list[tuple[str, bytes]] = []
+    parts: list[bytes] = []
+    kind = ""
+    for event in events:
+        assert isinstance(event, Frame)
+        if event.opcode in (OP_PING, OP_PONG, OP_CLOSE):
+            messages.append((event.opcode.name.lower(), event.data))
+            continue
+        if event.opcode is not OP_CONT:
+            kind = "text" if event.opcode is OP_TEXT else "binary"
+        parts.append(event.data)
+        if event.fin:
+            messages.append((kind, b"".join(parts)))
+            parts = []
+    return messages
+
+
+@given(actions=conversations(), closer=SIDES, interleave=st.booleans())
+def test_property_back_to_back(
+    actions: list[tuple[Side, str, list[bytes]]], closer: Side, interleave: bool
+) -> None:
+    peers = {CLIENT: Protocol(CLIENT), SERVER: Protocol(SERVER)}
+    received: dict[Side, list[object]] = {CLIENT: [], SERVER: []}
+    expected: dict[Side, list[tuple[str, bytes]]] = {CLIENT: [], SERVER: []}
+    pongs: dict[Side, list[tuple[str, bytes]]] = {CLIENT: [], SERVER: []}
+
+    def flush() -> None:
+        for side in (CLIENT, SERVER):
+            other = SERVER if side is CLIENT else CLIENT
+            transfer(peers[side], peers[other])
+            received[other] += peers[other].events_received()
+        # Pongs written in answer go back too.
+        for side in (CLIENT, SERVER):
+            other = SERVER if side is CLIENT else CLIENT
+            transfer(peers[side], peers[other])
+            received[other] += peers[other].events_received()
+
+    for sender, kind, parts in actions:
+        peer = SERVER if sender is CLIENT else CLIENT
+        protocol = peers[sender]
+        if kind == "ping":
+            protocol.send_ping(parts[0])
+            expected[peer].append(("ping", parts[0]))
+            pongs[sender].append(("pong", parts[0]))
+        else:
+            send = protocol.send_text if kind == "text" else protocol.send_binary
+            send(parts[0], fin=len(parts) == 1)
+            for i, part in enumerate(parts[1:], start=2):
+                protocol.send_continuation(part, fin=i == len(parts))
+            expected[peer].append((kind, b"".join(parts)))
+        if interleave:
+            flush()
+    flush()
+    for side in (CLIENT, SERVER):
+        got = reassemble(received[side])
+        assert [m for m in got if m[0] != "pong"] == expected[side]
+        assert [m for m in got if m[0] == "pong"] == pongs[side]
+        assert peers[side].parser_exc is None
+
+    # The closing handshake, then the TCP close, the server first.
+    peers[closer].send_close(1000, "done")
+    for _ in range(3):
+        flush()
+    for side in (CLIENT, SERVER):
+        assert peers[side].state is CLOSED
+        assert peers[side].close_code == 1000
+        assert peers[side].close_reason == "done"
+        assert type(peers[side].close_exc) is ConnectionClosedOK
