@@ -516,6 +516,11 @@ def test_limits_are_configurable() -> None:
             "invalid HTTP message: Missing mandatory Host: header",
         ),
         (
+            # RFC 7230 §5.4: more than one Host is a 400.
+            request_bytes(add=[("Host", "other.example.com")]),
+            "invalid HTTP message: Found multiple Host: headers",
+        ),
+        (
             request_bytes(add=[("Content-Length", "5")]) + b"hello",
             "the handshake request must not have a body",
         ),

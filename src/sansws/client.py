@@ -127,7 +127,7 @@ class ClientProtocol(Protocol):
         """Queue the handshake request built by :meth:`connect`."""
         self.request = request
         if self.debug:
-            self.logger.debug("> GET %s HTTP/1.1", request.path)
+            self.logger.debug("> %s %s HTTP/%s", request.method, request.path, request.http_version)
             for name, value in request.headers.raw_items():
                 self.logger.debug("> %s: %s", name, value)
         self._output.append(request.serialize())
