@@ -759,7 +759,11 @@ def assert_failed(protocol: Protocol, code: int, exc_type: type[Exception]) -> N
     """Check a connection failed by the peer: state, cause and queued bytes."""
     exc = protocol.parser_exc
     assert isinstance(exc, exc_type)
-    reason = str(exc)
+    if isinstance(exc, UnicodeDecodeError):
+        # The reason leaves out the position, which depends on chunking.
+        reason = f"invalid UTF-8: {exc.reason}"
+    else:
+        reason = str(exc)
     assert reason
     output = protocol.data_to_send()
     close = code.to_bytes(2, "big") + reason.encode()
@@ -1628,7 +1632,11 @@ def run(
         b"".join(output),
         output.count(SEND_EOF),
         state_before_eof,
-        None if exc is None else (type(exc), str(exc)),
+        # A UnicodeDecodeError's position is relative to the bytes validated
+        # in one go, which depends on chunking; its reason does not.
+        None
+        if exc is None
+        else (type(exc), exc.reason if isinstance(exc, UnicodeDecodeError) else str(exc)),
         protocol.close_code,
         protocol.close_reason,
         type(protocol.close_exc),
@@ -1811,3 +1819,144 @@ def test_property_back_to_back(
         assert peers[side].close_code == 1000
         assert peers[side].close_reason == "done"
         assert type(peers[side].close_exc) is ConnectionClosedOK
+
+
+# Text validated while a frame arrives (RFC 6455 §8.1) -----------------------
+
+
+@pytest.mark.parametrize("side", [SERVER, CLIENT])
+def test_invalid_utf8_fails_before_the_frame_is_complete(side: Side) -> None:
+    """A text frame whose payload arrives in pieces fails at the bad piece."""
+    valid = "κόσμε".encode()
+    frame = from_peer(side, 0x81, valid + b"\xf4\x90\x80\x80" + b"x" * 20)
+    header_size = len(frame) - len(valid) - 24
+    protocol = Protocol(side)
+    # The header and the valid prefix: nothing happens yet.
+    protocol.receive_data(frame[: header_size + len(valid)])
+    assert protocol.state is OPEN
+    assert protocol.data_to_send() == []
+    # Two more bytes bring an impossible sequence (above U+10FFFF): the
+    # connection fails with 1007 although 22 bytes of the frame are to come.
+    protocol.receive_data(frame[header_size + len(valid) : header_size + len(valid) + 2])
+    assert protocol.state is CLOSING
+    assert isinstance(protocol.parser_exc, UnicodeDecodeError)
+    (close, *_) = protocol.data_to_send()
+    assert close[0] == 0x88
+    assert protocol.close_sent == Close(1007, "invalid UTF-8: invalid continuation byte")
+
+
+@pytest.mark.parametrize("side", [SERVER, CLIENT])
+def test_text_frame_validated_in_pieces_is_delivered_once(side: Side) -> None:
+    text = ("é" * 3000 + "€" * 3000).encode()
+    frame = from_peer(side, 0x81, text)
+    protocol = Protocol(side)
+    # Odd piece sizes split characters and the masking key's period.
+    for start in range(0, len(frame), 1023):
+        protocol.receive_data(frame[start : start + 1023])
+    assert protocol.events_received() == [Frame(OP_TEXT, text)]
+    assert protocol.data_to_send() == []
+    assert protocol.parser_exc is None
+
+
+def test_continuation_of_text_validated_in_pieces() -> None:
+    protocol = Protocol(SERVER)
+    protocol.receive_data(from_peer(SERVER, 0x01, "début ".encode()))
+    frame = from_peer(SERVER, 0x80, "é".encode() * 100)
+    protocol.receive_data(frame[:50])
+    protocol.receive_data(frame[50:])
+    assert [f.data for f in protocol.events_received()] == [
+        "début ".encode(),
+        "é".encode() * 100,
+    ]
+    assert protocol.parser_exc is None
+
+
+def test_binary_frame_in_pieces_is_not_validated() -> None:
+    protocol = Protocol(SERVER)
+    frame = from_peer(SERVER, 0x82, b"\xff" * 100)
+    protocol.receive_data(frame[:50])
+    protocol.receive_data(frame[50:])
+    assert protocol.events_received() == [Frame(OP_BINARY, b"\xff" * 100)]
+
+
+# Failures held until the application took the messages before them ----------
+
+
+@pytest.mark.parametrize("side", [SERVER, CLIENT])
+def test_held_failure_lets_the_application_answer_earlier_messages(
+    side: Side, fixed_key: None
+) -> None:
+    protocol = Protocol(side)
+    protocol.hold_failures = True
+    protocol.receive_data(
+        from_peer(side, 0x81, b"hello") + from_peer(side, 0xA1, b"bad") + from_peer(side, 0x89)
+    )
+    # The message before the bad frame is delivered; the failure waits.
+    assert protocol.events_received() == [Frame(OP_TEXT, b"hello")]
+    assert protocol.data_to_send() == []
+    assert protocol.state is OPEN
+    assert protocol.failure_held
+    assert not protocol.close_expected()
+    # Later input is discarded, as after any failure.
+    protocol.receive_data(from_peer(side, 0x81, b"more"))
+    assert protocol.events_received() == []
+    # The application answers; then the failure goes out after the answer.
+    protocol.send_text(b"hello")
+    protocol.release_failure()
+    output = protocol.data_to_send()
+    assert output[0] == to_peer(side, 0x81, b"hello")
+    close = close_payload(1002, "reserved bits must be 0")
+    assert output[1] == to_peer(side, 0x88, close)
+    assert output[2:] == ([SEND_EOF] if side is SERVER else [])
+    assert protocol.state is CLOSING
+    assert protocol.close_expected()
+    assert not protocol.failure_held
+    assert isinstance(protocol.parser_exc, ProtocolError)
+    # Releasing again does nothing.
+    protocol.release_failure()
+    assert protocol.data_to_send() == []
+
+
+def test_send_close_releases_a_held_failure() -> None:
+    protocol = Protocol(SERVER)
+    protocol.hold_failures = True
+    protocol.receive_data(from_peer(SERVER, 0x83, b""))
+    protocol.send_close(1000, "bye")
+    close = close_payload(1002, "reserved opcode 3")
+    assert protocol.data_to_send() == [unmasked(0x88, close), SEND_EOF]
+    assert protocol.close_sent == Close(1002, "reserved opcode 3")
+
+
+def test_receive_eof_releases_a_held_failure(fixed_key: None) -> None:
+    protocol = Protocol(CLIENT)
+    protocol.hold_failures = True
+    protocol.receive_data(from_peer(CLIENT, 0x81, b"\xff"))
+    assert protocol.failure_held
+    protocol.receive_eof()
+    output = protocol.data_to_send()
+    close = close_payload(1007, "invalid UTF-8: invalid start byte")
+    assert output == [to_peer(CLIENT, 0x88, close), SEND_EOF]
+    assert protocol.state is CLOSED
+    assert protocol.close_code == 1006
+    assert isinstance(protocol.close_exc, ConnectionClosedError)
+
+
+def test_failure_is_not_held_once_closing() -> None:
+    protocol = Protocol(SERVER)
+    protocol.hold_failures = True
+    protocol.send_close(1000)
+    protocol.data_to_send()
+    protocol.receive_data(from_peer(SERVER, 0xC1, b"x"))
+    assert not protocol.failure_held
+    assert protocol.data_to_send() == [SEND_EOF]
+    assert isinstance(protocol.parser_exc, ProtocolError)
+
+
+def test_held_failure_is_logged_at_debug(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("test.held")
+    logger.setLevel(logging.DEBUG)
+    protocol = Protocol(SERVER, logger=logger)
+    protocol.hold_failures = True
+    with caplog.at_level(logging.DEBUG, logger="test.held"):
+        protocol.receive_data(from_peer(SERVER, 0x8B))
+    assert "holding failure with code 1002" in caplog.text

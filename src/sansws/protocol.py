@@ -221,6 +221,11 @@ class Protocol:
         #: Set by the handshake subclasses when the opening handshake fails.
         self.handshake_exc: Exception | None = None
         self.eof_sent = False
+        #: Set by an I/O layer that hands messages to the application
+        #: asynchronously: a failure caused by the peer is then held until
+        #: :meth:`release_failure`, see there.
+        self.hold_failures = False
+        self._held_failure: tuple[int, Exception] | None = None
 
         self._buffer = bytearray()
         self._eof_received = False
@@ -233,6 +238,9 @@ class Protocol:
         self._recv_opcode: Opcode | None = None
         self._recv_size = 0
         self._utf8: codecs.IncrementalDecoder | None = None
+        # How much of the payload of the text frame being received was
+        # already validated, before the frame was complete.
+        self._utf8_checked = 0
         # The opcode of the fragmented message being sent, None between.
         self._send_opcode: Opcode | None = None
 
@@ -324,6 +332,7 @@ class Protocol:
         """
         if self._eof_received:
             return
+        self.release_failure()
         self._eof_received = True
         self._discarding = True
         self._buffer.clear()
@@ -400,6 +409,11 @@ class Protocol:
                 or a reason is given without a code.
             InvalidState: the connection is not OPEN.
         """
+        if self._held_failure is not None:
+            # The peer broke the protocol: its failure's code is the one
+            # that must reach it.
+            self.release_failure()
+            return
         if code is None:
             if reason:
                 raise ProtocolError("cannot send a reason without a code")
@@ -460,6 +474,34 @@ class Protocol:
             self.send_eof()
         self._discarding = True
         self._buffer.clear()
+
+    @property
+    def failure_held(self) -> bool:
+        """Tell whether a failure caused by the peer waits for :meth:`release_failure`."""
+        return self._held_failure is not None
+
+    def release_failure(self) -> None:
+        """Fail the connection for a protocol error held back by :attr:`hold_failures`.
+
+        An I/O layer that hands messages to the application asynchronously
+        sets :attr:`hold_failures`. When the parser then meets a frame that
+        fails the connection, it stops there and discards later input, as
+        for any failure, but keeps the connection OPEN, so the application
+        can still answer the messages that arrived before the bad frame.
+        The I/O layer calls this method once the application has taken all
+        of them; then the connection fails as :meth:`fail` says, with the
+        close code the error calls for. It does nothing when no failure is
+        held. :meth:`receive_eof` and :meth:`send_close` release a held
+        failure themselves.
+
+        After calling this method, call :meth:`data_to_send` and
+        :meth:`close_expected`.
+        """
+        if self._held_failure is None:
+            return
+        code, exc = self._held_failure
+        self._held_failure = None
+        self._apply_failure(code, exc)
 
     # Fetching results ----------------------------------------------------
 
@@ -549,10 +591,24 @@ class Protocol:
 
     def _fail_from_peer(self, code: int, exc: Exception) -> None:
         """The peer broke the protocol: keep the cause and fail (§7.1.7)."""
+        if self.hold_failures and self._state is OPEN:
+            self._held_failure = (code, exc)
+            self._discarding = True
+            self._buffer.clear()
+            if self.debug:
+                self.logger.debug("! holding failure with code %d", code, exc_info=exc)
+            return
+        self._apply_failure(code, exc)
+
+    def _apply_failure(self, code: int, exc: Exception) -> None:
         self.parser_exc = exc
         if self.debug:
             self.logger.debug("! failing connection with code %d", code, exc_info=exc)
-        reason = str(exc)
+        if isinstance(exc, UnicodeDecodeError):
+            # Without the position, which depends on how the bytes arrived.
+            reason = f"invalid UTF-8: {exc.reason}"
+        else:
+            reason = str(exc)
         if len(reason.encode()) > 123:
             reason = reason.encode()[:120].decode(errors="ignore") + "..."
         self.fail(code, reason)
@@ -656,6 +712,14 @@ class Protocol:
 
             end = header_end + length
             if size < end:
+                if (
+                    size > header_end + self._utf8_checked
+                    and not first & 0x70
+                    and (opcode == 1 or (opcode == 0 and self._recv_opcode is OP_TEXT))
+                ):
+                    # §8.1: a text frame that arrives in pieces fails at the
+                    # piece that brings an invalid byte, not when complete.
+                    self._check_partial_text(buf, header_end, size, masked)
                 break
             if masked:
                 payload = apply_mask(buf[header_end:end], bytes(buf[header_end - 4 : header_end]))
@@ -673,10 +737,33 @@ class Protocol:
                 )
             ):
                 return
+        if self._discarding:
+            return
         if buf is buffer:
             del buffer[:pos]
         elif pos < size:
             buffer += buf[pos:]
+
+    def _check_partial_text(self, buf: BytesLike, start: int, size: int, masked: int) -> None:
+        """Validate the bytes of an incomplete text frame's payload received so far."""
+        checked = self._utf8_checked
+        if masked:
+            key = bytes(buf[start - 4 : start])
+            # The mask continues from where the checked part ended.
+            shift = checked & 3
+            key = key[shift:] + key[:shift]
+            chunk = apply_mask(buf[start + checked : size], key)
+        else:
+            chunk = bytes(buf[start + checked : size])
+        if self._utf8 is None:
+            self._utf8 = _UTF8Decoder()
+        try:
+            self._utf8.decode(chunk, False)
+            _check_utf8_tail(self._utf8)
+        except UnicodeDecodeError as exc:
+            self._fail_from_peer(1007, exc)
+            return
+        self._utf8_checked = checked + len(chunk)
 
     def _reserved_bits(self) -> int:
         bits = 0
@@ -723,8 +810,13 @@ class Protocol:
         opcode = frame.opcode
         data = frame.data
         if (self._recv_opcode if opcode is OP_CONT else opcode) is OP_TEXT:
+            checked = self._utf8_checked
+            if checked:
+                # Part of this frame was validated while it arrived.
+                self._utf8_checked = 0
+                data = data[checked:]
             try:
-                if frame.fin and opcode is OP_TEXT:
+                if frame.fin and opcode is OP_TEXT and not checked:
                     # A whole message in one frame: plain decoding is faster
                     # than the incremental decoder, and ASCII needs neither.
                     if not data.isascii():
@@ -745,7 +837,7 @@ class Protocol:
         else:
             if opcode is not OP_CONT:
                 self._recv_opcode = opcode
-            self._recv_size += len(data)
+            self._recv_size += len(frame.data)
         self._events.append(frame)
         return True
 
