@@ -109,11 +109,14 @@ async def test_backpressure_pauses_reading() -> None:
 
             flooding = asyncio.create_task(flood())
             try:
-                # Wait until the kernel buffers are full and the client's
-                # transport asked it to stop writing.
-                while not ws._write_paused:
+                # Wait until the server stops reading, the kernel buffers
+                # fill up and the client's transport asks it to stop writing.
+                while (
+                    not connections or connections[0].transport.is_reading() or not ws._write_paused
+                ):
                     await asyncio.sleep(0.01)
                 server_ws = connections[0]
+                await asyncio.sleep(0.05)
                 assert not server_ws.transport.is_reading()
                 # Bounded: max_queue frames, plus those parsed from the read
                 # that crossed the mark (asyncio reads up to 256 KiB at once).

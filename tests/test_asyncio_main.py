@@ -33,12 +33,16 @@ def test_echo_server_subprocess() -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "sansws", "serve", "--port", "0", "--no-compression"],
         stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         env=env,
         text=True,
     )
     try:
-        assert process.stdout is not None
+        assert process.stdout is not None and process.stderr is not None
         line = process.stdout.readline()
+        if not line:
+            process.wait(10)
+            pytest.fail(f"server exited with {process.returncode}: {process.stderr.read()}")
         assert line.startswith("listening on ws://127.0.0.1:")
         uri = line.split()[-1] + "/"
 
@@ -55,5 +59,6 @@ def test_echo_server_subprocess() -> None:
     finally:
         process.terminate()
         process.wait(10)
-        if process.stdout is not None:
-            process.stdout.close()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
