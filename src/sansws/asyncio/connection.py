@@ -568,7 +568,9 @@ class Connection(asyncio.Protocol):
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             # Small frames must not wait for Nagle's algorithm, nor for the
-            # peer's delayed ACK of the previous segment.
+            # peer's delayed ACK of the previous segment. QUICKACK is set once
+            # and not re-armed after each read: on loopback, round trips of
+            # 100 B to 200 KB messages measured the same with it on or off.
             try:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 if hasattr(socket, "TCP_QUICKACK"):
