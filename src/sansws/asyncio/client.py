@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import os
 import ssl as ssl_module
 import sys
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .. import __version__
 from ..client import ClientProtocol
 from ..exceptions import InvalidMessage
+from ..extensions.permessage_deflate import client_extensions
 from ..http11 import Response
 from ..protocol import OPEN
 from ..uri import parse_uri
@@ -27,23 +27,6 @@ __all__ = ["USER_AGENT", "ClientConnection", "connect", "unix_connect"]
 USER_AGENT = f"Python/{sys.version_info.major}.{sys.version_info.minor} sansws/{__version__}"
 
 HeadersLike = Mapping[str, str] | Iterable[tuple[str, str]]
-
-
-def enable_compression(extensions: Any, compression: str | None, side: str) -> Any:
-    """Add permessage-deflate (RFC 7692) to ``extensions`` if asked to.
-
-    Raises:
-        ValueError: ``compression`` is neither ``"deflate"`` nor None.
-    """
-    if compression is None:
-        return extensions
-    if compression != "deflate":
-        raise ValueError(f"unsupported compression: {compression}")
-    # Imported on demand: permessage-deflate pulls in zlib.
-    permessage_deflate = importlib.import_module("sansws.extensions.permessage_deflate")
-    if side == "client":
-        return permessage_deflate.enable_client_permessage_deflate(extensions)
-    return permessage_deflate.enable_server_permessage_deflate(extensions)
 
 
 class ClientConnection(Connection):
@@ -172,9 +155,7 @@ class connect:  # named like a function, as in websockets
         self.uri = uri
         self.open_timeout = open_timeout
         self.kwargs = kwargs
-        self.extensions = enable_compression(
-            list(extensions) if extensions is not None else None, compression, "client"
-        )
+        self.extensions = client_extensions(extensions, compression)
         self.protocol_options: dict[str, Any] = {
             "origin": origin,
             "subprotocols": subprotocols,

@@ -137,8 +137,13 @@ class Connection(asyncio.Protocol):
         self.response: Any = None
         high, low = _water_marks(max_queue)
         self._messages = MessageQueue(
-            self.loop, self._pause_reading, self._resume_reading, high, low
+            self.loop, self._pause_reading, self._resume_reading, self._release_failure, high, low
         )
+        # Messages reach the application later, in its own task: a frame
+        # that breaks the protocol must not cut off the answers to the
+        # messages before it, so the core holds the failure until the
+        # application has taken them (see _release_failure).
+        protocol.hold_failures = True
         self._write_limit = write_limit
         self._transport: asyncio.Transport | None = None
         self._pings = PingTracker()
@@ -517,7 +522,15 @@ class Connection(asyncio.Protocol):
         if self.ping_interval is not None:
             self._keepalive_timer = self.loop.call_later(self.ping_interval, self._keepalive_ping)
 
+    def _release_failure(self) -> None:
+        """Let a failure held by the core go out, now that the reader is idle."""
+        if self.protocol.failure_held:
+            self.protocol.release_failure()
+            self._send_data()
+
     def _keepalive_ping(self) -> None:
+        # A reader that never comes back must not keep a failure held.
+        self._release_failure()
         if not self._check_open():
             return
         payload = self._pings.new_payload()
@@ -582,6 +595,10 @@ class Connection(asyncio.Protocol):
         self.protocol.receive_data(data)
         self._process_events()
         self._send_data()
+        messages = self._messages
+        if self.protocol.failure_held and messages.waiting and not messages.queued:
+            # Nothing came before the bad frame that the reader has to see.
+            self._release_failure()
 
     def eof_received(self) -> None:
         self.protocol.receive_eof()

@@ -26,21 +26,34 @@ class MessageQueue:
         loop: the event loop the connection runs on.
         pause: called when the queue goes over the high-water mark.
         resume: called when it drops back to the low-water mark.
+        idle: called when a reader has taken every queued message and is
+            about to wait for more.
         high: high-water mark in frames; None for no limit.
         low: low-water mark in frames; None for ``high // 4``.
     """
 
-    __slots__ = ("_assembler", "_closed", "_loop", "_pause", "_reading", "_resume", "_waiter")
+    __slots__ = (
+        "_assembler",
+        "_closed",
+        "_idle",
+        "_loop",
+        "_pause",
+        "_reading",
+        "_resume",
+        "_waiter",
+    )
 
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
         pause: Callable[[], object],
         resume: Callable[[], object],
+        idle: Callable[[], object],
         high: int | None = 16,
         low: int | None = None,
     ) -> None:
         self._loop = loop
+        self._idle = idle
         self._assembler = MessageAssembler(high, low)
         self._pause = pause
         self._resume = resume
@@ -52,6 +65,11 @@ class MessageQueue:
     def paused(self) -> bool:
         """True while reading from the network should be paused."""
         return self._assembler.paused
+
+    @property
+    def waiting(self) -> bool:
+        """True while a reader waits for a frame."""
+        return self._waiter is not None
 
     @property
     def queued(self) -> int:
@@ -82,6 +100,11 @@ class MessageQueue:
         self._reading = True
 
     async def _wait(self) -> None:
+        if self._closed:
+            raise EOFError("stream of frames ended")
+        # The reader has handled every message before this point: a failure
+        # held back for their sake may go out now (Protocol.hold_failures).
+        self._idle()
         if self._closed:
             raise EOFError("stream of frames ended")
         self._waiter = self._loop.create_future()

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..exceptions import ConnectionClosed
+from ..extensions.permessage_deflate import server_extensions
 from ..frames import CloseCode
 from ..http11 import Request, Response
 from ..protocol import CONNECTING, OPEN
 from ..server import ServerProtocol
-from .client import enable_compression
 from .connection import Connection, LoggerLike, MaxQueue, resolve_logger
 
 if TYPE_CHECKING:
@@ -346,9 +346,7 @@ class serve:  # named like a function, as in websockets
         self.port = port
         self.kwargs = kwargs
         self.logger = resolve_logger(logger, "sansws.server")
-        self.extensions = enable_compression(
-            list(extensions) if extensions is not None else None, compression, "server"
-        )
+        self.extensions = server_extensions(extensions, compression)
         self.origins = origins
         self.subprotocols = subprotocols
         self.select_subprotocol = select_subprotocol

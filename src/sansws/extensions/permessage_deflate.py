@@ -115,8 +115,10 @@ __all__ = [
     "ClientPerMessageDeflateFactory",
     "PerMessageDeflate",
     "ServerPerMessageDeflateFactory",
+    "client_extensions",
     "enable_client_permessage_deflate",
     "enable_server_permessage_deflate",
+    "server_extensions",
 ]
 
 NAME = "permessage-deflate"
@@ -646,3 +648,42 @@ def enable_server_permessage_deflate(
             )
         )
     return factories
+
+
+def _check_compression(compression: str | None) -> bool:
+    if compression is None:
+        return False
+    if compression != "deflate":
+        raise ValueError(f"unsupported compression: {compression!r}; use 'deflate' or None")
+    return True
+
+
+def client_extensions(
+    extensions: Sequence[ClientExtensionFactory] | None, compression: str | None
+) -> list[ClientExtensionFactory]:
+    """Apply the I/O layers' ``compression`` option to a client's extensions.
+
+    Args:
+        extensions: the extensions the application asked for.
+        compression: ``"deflate"`` to offer permessage-deflate with the
+            defaults of :func:`enable_client_permessage_deflate`, None not to.
+
+    Raises:
+        ValueError: ``compression`` is neither ``"deflate"`` nor None.
+    """
+    if _check_compression(compression):
+        return enable_client_permessage_deflate(extensions)
+    return list(extensions or ())
+
+
+def server_extensions(
+    extensions: Sequence[ServerExtensionFactory] | None, compression: str | None
+) -> list[ServerExtensionFactory]:
+    """Apply the I/O layers' ``compression`` option to a server's extensions.
+
+    Raises:
+        ValueError: ``compression`` is neither ``"deflate"`` nor None.
+    """
+    if _check_compression(compression):
+        return enable_server_permessage_deflate(extensions)
+    return list(extensions or ())
