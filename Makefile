@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed
 
 demo: setup
-	$(PY) examples/in_memory.py
+	$(PY) examples/demo.py
 
 lint: setup
 	$(PY) -m ruff check src tests bench examples

@@ -27,7 +27,7 @@ pump(server, client)
 (response,) = client.events_received()
 print(f"handshake: {response.status_code} {response.reason_phrase}")
 
-client.send_text("Hello, world!".encode())
+client.send_text(b"Hello, world!")
 pump(client, server)
 (frame,) = server.events_received()
 print(f"server received: {frame.data.decode()!r}")
@@ -40,5 +40,7 @@ client.send_close(1000, "done")
 pump(client, server)  # the server echoes the close and half-closes
 pump(server, client)  # the client sees the close, then the end of stream
 pump(client, server)  # the client ends its side too
-print(f"closed: client {client.close_code} {client.close_reason!r}, "
-      f"server {server.close_code} {server.close_reason!r}")
+print(
+    f"closed: client {client.close_code} {client.close_reason!r}, "
+    f"server {server.close_code} {server.close_reason!r}"
+)
