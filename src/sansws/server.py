@@ -74,6 +74,10 @@ class ServerProtocol(Protocol):
         logger: see :class:`~sansws.protocol.Protocol`.
         max_line: the longest request or header line, in bytes (else 414 or 431).
         max_headers: the most header fields (else 431).
+
+    A client may send at most 64 KiB after its request and before the
+    server's answer (RFC 6455 §4.1 says it must wait for the answer); past
+    that the handshake fails with :class:`~sansws.exceptions.SecurityError`.
     """
 
     def __init__(

@@ -681,6 +681,11 @@ def server_extensions(
 ) -> list[ServerExtensionFactory]:
     """Apply the I/O layers' ``compression`` option to a server's extensions.
 
+    Args:
+        extensions: the extensions the application asked for.
+        compression: ``"deflate"`` to accept permessage-deflate with the
+            defaults of :func:`enable_server_permessage_deflate`, None not to.
+
     Raises:
         ValueError: ``compression`` is neither ``"deflate"`` nor None.
     """
