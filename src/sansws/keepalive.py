@@ -8,6 +8,8 @@ acknowledges the Ping that it echoes and every Ping sent before it.
 :class:`PingTracker` keeps the outstanding Pings in the order they were sent
 and measures latency. It takes the time as an argument and never reads a
 clock, so the asyncio and threaded layers share it and tests control time.
+:class:`Keepalive` is the schedule of the keepalive Pings on top of it: when
+the next one is due, and when the wait for its Pong has lasted too long.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import os
 
 from .exceptions import ConcurrencyError, ProtocolError
 
-__all__ = ["PingTracker"]
+__all__ = ["Keepalive", "PingTracker"]
 
 # Control frame payloads are limited to 125 bytes (RFC 6455 §5.5).
 MAX_PING_PAYLOAD = 125
@@ -113,3 +115,76 @@ class PingTracker:
         payloads = list(self._pings)
         self._pings.clear()
         return payloads
+
+
+class Keepalive:
+    """When to send the next keepalive Ping, and when to give up on its Pong.
+
+    The I/O layer arms one timer for :attr:`deadline`. When it expires, the
+    layer fails the connection with 1011 if :attr:`awaiting_pong` (the peer
+    is unresponsive, RFC 6455 §7.1.7), and otherwise sends the Ping that
+    :meth:`ping` prepares. Times are on the monotonic clock of
+    :meth:`PingTracker.sent`.
+
+    Args:
+        interval: seconds between Pings; None disables keepalive.
+        timeout: seconds to wait for a Pong; None waits forever.
+
+    Attributes:
+        deadline: when the timer should fire next; None for no timer.
+    """
+
+    __slots__ = ("_payload", "deadline", "interval", "timeout")
+
+    def __init__(self, interval: float | None, timeout: float | None) -> None:
+        self.interval = interval
+        self.timeout = timeout
+        self.deadline: float | None = None
+        self._payload: bytes | None = None
+
+    @property
+    def awaiting_pong(self) -> bool:
+        """True while the deadline is the end of the wait for a Pong."""
+        return self._payload is not None
+
+    def start(self, now: float) -> None:
+        """Schedule the first Ping, once the connection is OPEN."""
+        if self.interval is not None:
+            self.deadline = now + self.interval
+
+    def ping(self, pings: PingTracker, now: float) -> bytes:
+        """Record a keepalive Ping in ``pings`` and schedule what follows it.
+
+        Returns:
+            The payload of the Ping to send now.
+        """
+        payload = pings.new_payload()
+        pings.sent(payload, now)
+        if self.timeout is None:
+            assert self.interval is not None, "keepalive is disabled"
+            self.deadline = now + self.interval
+        else:
+            self._payload = payload
+            self.deadline = now + self.timeout
+        return payload
+
+    def acknowledged(self, acknowledged: list[tuple[bytes, float]], now: float) -> bool:
+        """Take the Pings that a Pong acknowledged (:meth:`PingTracker.acknowledge`).
+
+        Returns:
+            True if the keepalive Ping is among them: the next Ping is
+            scheduled one interval after it was sent and :attr:`deadline`
+            changed.
+        """
+        for payload, latency in acknowledged:
+            if payload == self._payload:
+                assert self.interval is not None, "keepalive is disabled"
+                self._payload = None
+                self.deadline = now + max(0.0, self.interval - latency)
+                return True
+        return False
+
+    def stop(self) -> None:
+        """Cancel the schedule, for when the connection closes."""
+        self.deadline = None
+        self._payload = None

@@ -5,28 +5,22 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl as ssl_module
-import sys
-from collections.abc import Generator, Iterable, Mapping, Sequence
+from collections.abc import Generator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .. import __version__
 from ..client import ClientProtocol
 from ..exceptions import InvalidMessage
-from ..extensions.permessage_deflate import client_extensions
 from ..http11 import Response
+from ..opening import USER_AGENT, ClientSetup, HeadersLike, LoggerLike, MaxQueue
 from ..protocol import OPEN
 from ..uri import parse_uri
-from .connection import Connection, LoggerLike, MaxQueue, resolve_logger
+from .connection import Connection
 
 if TYPE_CHECKING:
     from ..extensions.base import ClientExtensionFactory
 
 __all__ = ["USER_AGENT", "ClientConnection", "connect", "unix_connect"]
-
-USER_AGENT = f"Python/{sys.version_info.major}.{sys.version_info.minor} sansws/{__version__}"
-
-HeadersLike = Mapping[str, str] | Iterable[tuple[str, str]]
 
 
 class ClientConnection(Connection):
@@ -36,39 +30,18 @@ class ClientConnection(Connection):
     the server's answer.
     """
 
-    __slots__ = ("_handshake_done", "_headers")
+    __slots__ = ("_handshake_done", "_setup")
 
     protocol: ClientProtocol
 
-    def __init__(
-        self,
-        protocol: ClientProtocol,
-        *,
-        additional_headers: HeadersLike | None = None,
-        user_agent_header: str | None = USER_AGENT,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, protocol: ClientProtocol, *, setup: ClientSetup, **kwargs: Any) -> None:
         super().__init__(protocol, **kwargs)
-        headers: list[tuple[str, str]] = []
-        if additional_headers is not None:
-            items = (
-                additional_headers.items()
-                if isinstance(additional_headers, Mapping)
-                else additional_headers
-            )
-            headers.extend(items)
-        if user_agent_header is not None:
-            headers.append(("User-Agent", user_agent_header))
-        self._headers = headers
+        self._setup = setup
         self._handshake_done: asyncio.Future[None] = self.loop.create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        request = self.protocol.connect()
-        for name, value in self._headers:
-            if name.lower() == "user-agent" and "User-Agent" in request.headers:
-                continue
-            request.headers[name] = value
+        request = self._setup.request(self.protocol)
         self.request = request
         self.protocol.send_request(request)
         self._send_data()
@@ -155,16 +128,19 @@ class connect:  # named like a function, as in websockets
         self.uri = uri
         self.open_timeout = open_timeout
         self.kwargs = kwargs
-        self.extensions = client_extensions(extensions, compression)
-        self.protocol_options: dict[str, Any] = {
-            "origin": origin,
-            "subprotocols": subprotocols,
-            "max_size": max_size,
-            "logger": resolve_logger(logger, "sansws.client"),
-        }
+        self.setup = ClientSetup(
+            uri,
+            origin=origin,
+            extensions=extensions,
+            subprotocols=subprotocols,
+            compression=compression,
+            additional_headers=additional_headers,
+            user_agent_header=user_agent_header,
+            max_size=max_size,
+            logger=logger,
+        )
         self.connection_options: dict[str, Any] = {
-            "additional_headers": additional_headers,
-            "user_agent_header": user_agent_header,
+            "setup": self.setup,
             "ping_interval": ping_interval,
             "ping_timeout": ping_timeout,
             "close_timeout": close_timeout,
@@ -174,8 +150,7 @@ class connect:  # named like a function, as in websockets
         self.connection: ClientConnection | None = None
 
     def _factory(self) -> ClientConnection:
-        protocol = ClientProtocol(self.uri, extensions=self.extensions, **self.protocol_options)
-        return ClientConnection(protocol, **self.connection_options)
+        return ClientConnection(self.setup.protocol(), **self.connection_options)
 
     async def _open(self) -> ClientConnection:
         loop = asyncio.get_running_loop()

@@ -27,52 +27,31 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import (
-    AsyncIterable,
-    AsyncIterator,
-    Awaitable,
-    Iterable,
-    Iterator,
-    Mapping,
-)
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, Iterator
 from typing import Any, NoReturn, cast
-from uuid import UUID
 
 from ..assembly import Data
-from ..exceptions import (
-    ConnectionClosed,
-    ConnectionClosedError,
-    ConnectionClosedOK,
-)
+from ..exceptions import ConnectionClosed, ConnectionClosedOK
 from ..frames import OP_BINARY, OP_CONT, OP_PONG, OP_TEXT, CloseCode, Frame
-from ..keepalive import PingTracker
-from ..protocol import CLOSED, OPEN, Protocol, State
+from ..keepalive import Keepalive, PingTracker
+from ..opening import LoggerLike, MaxQueue, resolve_logger, water_marks
+from ..outgoing import (
+    BytesLike,
+    FragmentedMessage,
+    closed_exc,
+    message_frame,
+    send_frame,
+    split_eof,
+    start_closing,
+)
+from ..protocol import OPEN, Protocol
+from ..status import ConnectionStatus
 from .messages import MessageQueue
 
 __all__ = ["Connection", "LoggerLike", "MaxQueue", "resolve_logger"]
 
-LoggerLike = logging.Logger | logging.LoggerAdapter[Any] | str | None
-MaxQueue = int | tuple[int | None, int | None] | None
 
-BytesLike = bytes | bytearray | memoryview
-
-
-def resolve_logger(logger: LoggerLike, default: str) -> logging.Logger | logging.LoggerAdapter[Any]:
-    """Turn the ``logger`` option into a logger: a name, a logger, or None."""
-    if logger is None:
-        return logging.getLogger(default)
-    if isinstance(logger, str):
-        return logging.getLogger(logger)
-    return logger
-
-
-def _water_marks(max_queue: MaxQueue) -> tuple[int | None, int | None]:
-    if max_queue is None or isinstance(max_queue, int):
-        return max_queue, None
-    return max_queue
-
-
-class Connection(asyncio.Protocol):
+class Connection(ConnectionStatus, asyncio.Protocol):
     """A WebSocket connection on asyncio: send and receive messages.
 
     Instances are made by :func:`~sansws.asyncio.client.connect` and
@@ -97,7 +76,7 @@ class Connection(asyncio.Protocol):
         "_closed",
         "_drain_waiter",
         "_fragment_waiter",
-        "_keepalive_payload",
+        "_keepalive",
         "_keepalive_timer",
         "_lost",
         "_messages",
@@ -135,7 +114,7 @@ class Connection(asyncio.Protocol):
         self.loop = asyncio.get_running_loop()
         self.request: Any = None
         self.response: Any = None
-        high, low = _water_marks(max_queue)
+        high, low = water_marks(max_queue)
         self._messages = MessageQueue(
             self.loop, self._pause_reading, self._resume_reading, self._release_failure, high, low
         )
@@ -148,8 +127,8 @@ class Connection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._pings = PingTracker()
         self._ping_waiters: dict[bytes, asyncio.Future[float]] = {}
+        self._keepalive = Keepalive(ping_interval, ping_timeout)
         self._keepalive_timer: asyncio.TimerHandle | None = None
-        self._keepalive_payload: bytes | None = None
         self._close_timer: asyncio.TimerHandle | None = None
         self._drain_waiter: asyncio.Future[None] | None = None
         self._write_paused = False
@@ -167,16 +146,6 @@ class Connection(asyncio.Protocol):
         return self._transport
 
     @property
-    def id(self) -> UUID:
-        """A unique identifier of the connection, for logs."""
-        return self.protocol.id
-
-    @property
-    def state(self) -> State:
-        """The state of the connection (RFC 6455 §4, §7)."""
-        return self.protocol.state
-
-    @property
     def local_address(self) -> Any:
         """The local address of the socket, as ``getsockname()`` gives it."""
         return self.transport.get_extra_info("sockname")
@@ -185,26 +154,6 @@ class Connection(asyncio.Protocol):
     def remote_address(self) -> Any:
         """The address of the peer, as ``getpeername()`` gives it."""
         return self.transport.get_extra_info("peername")
-
-    @property
-    def latency(self) -> float:
-        """The round-trip time of the last Ping answered, in seconds; 0 until then."""
-        return self._pings.latency
-
-    @property
-    def subprotocol(self) -> str | None:
-        """The subprotocol negotiated in the opening handshake, if any."""
-        return cast("str | None", getattr(self.protocol, "subprotocol", None))
-
-    @property
-    def close_code(self) -> int | None:
-        """The close code received (1006 without a Close frame); None until CLOSED."""
-        return self.protocol.close_code
-
-    @property
-    def close_reason(self) -> str | None:
-        """The close reason received; None until CLOSED."""
-        return self.protocol.close_reason
 
     # Receiving.
 
@@ -293,31 +242,16 @@ class Connection(asyncio.Protocol):
         """
         while self._fragment_waiter is not None:
             await asyncio.shield(self._fragment_waiter)
-        if isinstance(message, str):
-            if not self._check_open():
-                await self._raise_closed()
-            if text is False:
-                self.protocol.send_binary(message.encode())
+        frame = message_frame(message, text)
+        if frame is None:
+            if isinstance(message, Iterable):
+                await self._send_fragments(iter(message), text)
             else:
-                self.protocol.send_text(message.encode())
-        elif isinstance(message, BytesLike):
-            if not self._check_open():
-                await self._raise_closed()
-            data = message if type(message) is bytes else bytes(message)
-            if text:
-                self.protocol.send_text(data)
-            else:
-                self.protocol.send_binary(data)
-        elif isinstance(message, Mapping):
-            raise TypeError("send() takes str, bytes or an iterable of them, not a mapping")
-        elif isinstance(message, Iterable):
-            await self._send_fragments(iter(message), text)
+                await self._send_fragments(aiter(cast(AsyncIterable[object], message)), text)
             return
-        elif isinstance(message, AsyncIterable):
-            await self._send_fragments(aiter(message), text)
-            return
-        else:
-            raise TypeError(f"send() cannot send {type(message).__name__}")
+        if not self._check_open():
+            await self._raise_closed()
+        send_frame(self.protocol, *frame)
         self._send_data()
         if self._write_paused:
             await self._drain()
@@ -336,32 +270,24 @@ class Connection(asyncio.Protocol):
             return
         if not self._check_open():
             await self._raise_closed()
-        is_str = isinstance(first, str)
-        if not is_str and not isinstance(first, BytesLike):
-            raise TypeError(f"send() cannot send {type(first).__name__} fragments")
+        fragments = FragmentedMessage(self.protocol, first, text)
         waiter = self.loop.create_future()
         self._fragment_waiter = waiter
         try:
-            data = _fragment_bytes(first, is_str)
-            if text if text is not None else is_str:
-                self.protocol.send_text(data, fin=False)
-            else:
-                self.protocol.send_binary(data, fin=False)
             await self._flush_and_drain()
             if isinstance(chunks, AsyncIterator):
                 async for chunk in chunks:
-                    self.protocol.send_continuation(_fragment_bytes(chunk, is_str), fin=False)
+                    fragments.send(chunk)
                     await self._flush_and_drain()
             else:
                 for chunk in chunks:
-                    self.protocol.send_continuation(_fragment_bytes(chunk, is_str), fin=False)
+                    fragments.send(chunk)
                     await self._flush_and_drain()
-            self.protocol.send_continuation(b"", fin=True)
+            fragments.end()
             await self._flush_and_drain()
         except BaseException:
-            # The message cannot be completed nor taken back (§5.4): fail.
             if self.protocol.state is OPEN:
-                self.protocol.fail(CloseCode.INTERNAL_ERROR, "error in fragmented message")
+                fragments.abort()
                 self._send_data()
             raise
         finally:
@@ -436,10 +362,7 @@ class Connection(asyncio.Protocol):
             ProtocolError: the code may not be sent or the reason is too long.
         """
         if self.protocol.state is OPEN and not self._closed:
-            if self._fragment_waiter is not None:
-                self.protocol.fail(CloseCode.INTERNAL_ERROR, "close during fragmented message")
-            else:
-                self.protocol.send_close(code, reason)
+            start_closing(self.protocol, code, reason, self._fragment_waiter is not None)
             self._send_data()
         self._arm_close_timer()
         await asyncio.shield(self._lost)
@@ -461,9 +384,7 @@ class Connection(asyncio.Protocol):
         raise self._closed_exc()
 
     def _closed_exc(self) -> ConnectionClosed:
-        if self.protocol.state is CLOSED:
-            return self.protocol.close_exc
-        return ConnectionClosedError(None, None)
+        return closed_exc(self.protocol)
 
     async def _drain(self) -> None:
         if self._drain_waiter is None:
@@ -477,12 +398,10 @@ class Connection(asyncio.Protocol):
         if data:
             transport = self._transport
             if transport is not None and not transport.is_closing():
-                if data[-1]:
-                    transport.writelines(data)
-                else:
-                    # SEND_EOF is always last: nothing may follow a half-close.
-                    if len(data) > 1:
-                        transport.writelines(data[:-1])
+                chunks, eof = split_eof(data)
+                if chunks:
+                    transport.writelines(chunks)
+                if eof:
                     if transport.can_write_eof():
                         transport.write_eof()
                     else:
@@ -519,8 +438,23 @@ class Connection(asyncio.Protocol):
     # Keepalive (RFC 6455 §5.5.2, §5.5.3).
 
     def _start_keepalive(self) -> None:
-        if self.ping_interval is not None:
-            self._keepalive_timer = self.loop.call_later(self.ping_interval, self._keepalive_ping)
+        self._keepalive.start(self.loop.time())
+        self._schedule_keepalive()
+
+    def _schedule_keepalive(self) -> None:
+        if self._keepalive_timer is not None:
+            self._keepalive_timer.cancel()
+            self._keepalive_timer = None
+        deadline = self._keepalive.deadline
+        if deadline is not None:
+            self._keepalive_timer = self.loop.call_at(deadline, self._keepalive_expired)
+
+    def _keepalive_expired(self) -> None:
+        self._keepalive_timer = None
+        if self._keepalive.awaiting_pong:
+            self._keepalive_timed_out()
+        else:
+            self._keepalive_ping()
 
     def _release_failure(self) -> None:
         """Let a failure held by the core go out, now that the reader is idle."""
@@ -533,40 +467,25 @@ class Connection(asyncio.Protocol):
         self._release_failure()
         if not self._check_open():
             return
-        payload = self._pings.new_payload()
-        self._pings.sent(payload, self.loop.time())
-        self.protocol.send_ping(payload)
+        self.protocol.send_ping(self._keepalive.ping(self._pings, self.loop.time()))
         self._send_data()
-        if self.ping_timeout is None:
-            self._keepalive_timer = self.loop.call_later(
-                cast(float, self.ping_interval), self._keepalive_ping
-            )
-        else:
-            self._keepalive_payload = payload
-            self._keepalive_timer = self.loop.call_later(
-                self.ping_timeout, self._keepalive_timed_out
-            )
+        self._schedule_keepalive()
 
     def _keepalive_timed_out(self) -> None:
-        self._keepalive_timer = None
         if self._check_open():
             self.logger.info("! keepalive ping timeout")
             self.protocol.fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
             self._send_data()
 
     def _pong_received(self, data: bytes) -> None:
-        for payload, latency in self._pings.acknowledge(data, self.loop.time()):
+        now = self.loop.time()
+        acknowledged = self._pings.acknowledge(data, now)
+        for payload, latency in acknowledged:
             waiter = self._ping_waiters.pop(payload, None)
             if waiter is not None and not waiter.done():
                 waiter.set_result(latency)
-            if payload == self._keepalive_payload:
-                self._keepalive_payload = None
-                if self._keepalive_timer is not None:
-                    self._keepalive_timer.cancel()
-                interval = cast(float, self.ping_interval)
-                self._keepalive_timer = self.loop.call_later(
-                    max(0.0, interval - latency), self._keepalive_ping
-                )
+        if self._keepalive.acknowledged(acknowledged, now):
+            self._schedule_keepalive()
 
     # asyncio.Protocol callbacks.
 
@@ -634,6 +553,7 @@ class Connection(asyncio.Protocol):
             if timer is not None:
                 timer.cancel()
         self._close_timer = self._keepalive_timer = None
+        self._keepalive.stop()
         self._messages.close()
         self._pings.clear()
         if self._ping_waiters:
@@ -647,15 +567,3 @@ class Connection(asyncio.Protocol):
         self.resume_writing()
         if not self._lost.done():
             self._lost.set_result(None)
-
-
-def _fragment_bytes(chunk: object, is_str: bool) -> bytes:
-    if is_str:
-        if isinstance(chunk, str):
-            return chunk.encode()
-        raise TypeError("a fragmented Text message must be made of str only")
-    if isinstance(chunk, bytes):
-        return chunk
-    if isinstance(chunk, bytearray | memoryview):
-        return bytes(chunk)
-    raise TypeError("a fragmented Binary message must be made of bytes-like objects only")

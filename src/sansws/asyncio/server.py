@@ -3,31 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-import http
 import inspect
 import logging
 import os
-import sys
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .. import __version__
 from ..exceptions import ConnectionClosed
-from ..extensions.permessage_deflate import server_extensions
 from ..frames import CloseCode
 from ..http11 import Request, Response
+from ..opening import SERVER, LoggerLike, MaxQueue, ServerSetup, server_response
 from ..protocol import CONNECTING, OPEN
 from ..server import ServerProtocol
-from .connection import Connection, LoggerLike, MaxQueue, resolve_logger
+from .connection import Connection
 
 if TYPE_CHECKING:
     from ..extensions.base import ServerExtensionFactory
     from ..server import Origin
 
 __all__ = ["SERVER", "Server", "ServerConnection", "serve", "unix_serve"]
-
-SERVER = f"Python/{sys.version_info.major}.{sys.version_info.minor} sansws/{__version__}"
 
 Handler = Callable[["ServerConnection"], Awaitable[None]]
 ProcessRequest = Callable[
@@ -182,29 +177,30 @@ class Server:
             await connection.close()
 
     async def _respond(self, connection: ServerConnection) -> Response:
-        request = connection.request
-        protocol = connection.protocol
-        try:
-            response = None
-            if self.process_request is not None:
-                response = await _maybe_await(self.process_request(connection, request))
-            if response is None:
-                response = protocol.accept(request)
-                if protocol.handshake_exc is not None:
-                    self.logger.info("! invalid handshake: %s", protocol.handshake_exc)
-            if self.server_header is not None and "Server" not in response.headers:
-                response.headers["Server"] = self.server_header
-            if self.process_response is not None:
-                modified = await _maybe_await(self.process_response(connection, request, response))
-                if modified is not None:
-                    response = modified
-        except Exception:
-            self.logger.error("opening handshake failed", exc_info=True)
-            response = protocol.reject(
-                http.HTTPStatus.INTERNAL_SERVER_ERROR,
-                "Failed to open a WebSocket connection.\nSee server log for more information.\n",
-            )
-        return response
+        flow = server_response(
+            connection,
+            connection.protocol,
+            connection.request,
+            process_request=self.process_request,
+            process_response=self.process_response,
+            server_header=self.server_header,
+            logger=self.logger,
+        )
+        # Drive the shared flow: await what the hooks return, hand back the
+        # result, or throw back what awaiting raised.
+        value: object = None
+        error: Exception | None = None
+        while True:
+            try:
+                hook_result = flow.send(value) if error is None else flow.throw(error)
+            except StopIteration as stop:
+                response: Response = stop.value
+                return response
+            error = None
+            try:
+                value = await _maybe_await(hook_result)
+            except Exception as exc:
+                error = exc
 
     def close(self, close_connections: bool = True) -> None:
         """Close the server; :meth:`wait_closed` waits for the end.
@@ -345,12 +341,16 @@ class serve:  # named like a function, as in websockets
         self.host = host
         self.port = port
         self.kwargs = kwargs
-        self.logger = resolve_logger(logger, "sansws.server")
-        self.extensions = server_extensions(extensions, compression)
-        self.origins = origins
-        self.subprotocols = subprotocols
-        self.select_subprotocol = select_subprotocol
-        self.max_size = max_size
+        self.setup = ServerSetup(
+            origins=origins,
+            extensions=extensions,
+            subprotocols=subprotocols,
+            select_subprotocol=select_subprotocol,
+            compression=compression,
+            max_size=max_size,
+            logger=logger,
+        )
+        self.logger = self.setup.logger
         self.server_options: dict[str, Any] = {
             "process_request": process_request,
             "process_response": process_response,
@@ -369,23 +369,8 @@ class serve:  # named like a function, as in websockets
 
     def _factory(self) -> ServerConnection:
         assert self.server is not None
-        select: Callable[[ServerProtocol, Sequence[str]], str | None] | None = None
         connection: ServerConnection | None = None
-        if self.select_subprotocol is not None:
-            user_select = self.select_subprotocol
-
-            def select(protocol: ServerProtocol, offered: Sequence[str]) -> str | None:
-                assert connection is not None
-                return user_select(connection, offered)
-
-        protocol = ServerProtocol(
-            origins=self.origins,
-            extensions=self.extensions,
-            subprotocols=self.subprotocols,
-            select_subprotocol=select,
-            max_size=self.max_size,
-            logger=self.logger,
-        )
+        protocol = self.setup.protocol(lambda: connection)
         connection = ServerConnection(protocol, self.server, **self.connection_options)
         return connection
 
