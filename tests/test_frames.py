@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import pytest
@@ -342,3 +343,146 @@ def test_apply_mask_matches_rfc_definition(data: bytes, key: bytes) -> None:
         masked = kernel(data, key)
         assert masked == reference_mask(data, key)
         assert kernel(masked, key) == data
+
+
+# Frame.text ------------------------------------------------------------------
+
+
+def test_frame_text_is_keyword_only_and_not_compared() -> None:
+    frame = Frame(OP_TEXT, b"hi", text="hi")
+    assert frame.text == "hi"
+    assert Frame(OP_TEXT, b"hi").text is None
+    assert frame == Frame(OP_TEXT, b"hi")
+    assert repr(frame) == repr(Frame(OP_TEXT, b"hi"))
+    with pytest.raises(TypeError):
+        Frame(OP_TEXT, b"hi", True, False, False, False, "hi")  # type: ignore[misc]
+
+
+# encode_frame, apply_mask_pieces, scan_frames: both kernels ------------------
+
+
+def kernels(name: str) -> list[object]:
+    """The pure kernel always; the one in use too, compiled when it was built."""
+    pure = getattr(frames, f"_{name}_python")
+    params = [pytest.param(pure, id="python")]
+    if getattr(frames, name) is not pure:
+        params.append(pytest.param(getattr(frames, name), id="in-use"))
+    return params
+
+
+def test_load_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(frames, "apply_mask", frames._apply_mask_python)
+    assert frames._load_kernels() == (
+        frames._encode_frame_python,
+        frames._scan_frames_python,
+        frames._apply_mask_pieces_python,
+    )
+    speedups = pytest.importorskip("sansws._speedups")
+    monkeypatch.setattr(frames, "apply_mask", speedups.apply_mask)
+    assert frames._load_kernels() == (
+        speedups.encode_frame,
+        speedups.scan_frames,
+        speedups.apply_mask_pieces,
+    )
+
+
+@pytest.mark.parametrize("encode", kernels("encode_frame"))
+@pytest.mark.parametrize("length", [0, 1, 125, 126, 65535, 65536])
+@pytest.mark.parametrize("key", [None, RFC_KEY])
+def test_encode_frame(encode: Callable[..., bytes], length: int, key: bytes | None) -> None:
+    data = bytes(i % 251 for i in range(length))
+    expected = encode_header(0x82, length, key)
+    expected += data if key is None else reference_mask(data, key)
+    assert encode(0x82, data, key) == expected
+    assert encode(0x82, memoryview(data), key) == expected
+
+
+@pytest.mark.parametrize("unmask", kernels("apply_mask_pieces"))
+@pytest.mark.parametrize("cuts", [[], [0], [1], [3, 5], [1, 2, 3, 4, 5, 6, 7], [6, 99]])
+def test_apply_mask_pieces(unmask: Callable[..., bytes], cuts: list[int]) -> None:
+    data = bytes(range(1, 100))
+    points = [0, *cuts, len(data)]
+    pieces = [memoryview(data)[a:b] for a, b in itertools.pairwise(points)]
+    assert unmask(pieces, RFC_KEY) == reference_mask(data, RFC_KEY)
+
+
+Scan = Callable[[bytes | bytearray | memoryview, int, bool, int, list[Frame]], int]
+
+
+def frame_bytes(first: int, payload: bytes, key: bytes | None, form: str = "min") -> bytes:
+    mask_bit = 0x80 if key is not None else 0
+    length = len(payload)
+    if form == "16" or (form == "min" and 126 <= length < 65536):
+        head = bytes([first, mask_bit | 126]) + length.to_bytes(2, "big")
+    elif form == "64" or (form == "min" and length >= 65536):
+        head = bytes([first, mask_bit | 127]) + length.to_bytes(8, "big")
+    else:
+        head = bytes([first, mask_bit | length])
+    if key is None:
+        return head + payload
+    return head + key + reference_mask(payload, key)
+
+
+@pytest.fixture(params=kernels("scan_frames"))
+def scan(request: pytest.FixtureRequest) -> Scan:
+    function: Scan = request.param
+    return function
+
+
+@pytest.mark.parametrize("key", [None, RFC_KEY])
+@pytest.mark.parametrize("length", [0, 5, 125, 126, 300, 65535, 65536])
+@pytest.mark.parametrize("kind", [bytes, bytearray, memoryview])
+def test_scan_takes_whole_messages(scan: Scan, key: bytes | None, length: int, kind: type) -> None:
+    payload = bytes(i % 95 + 32 for i in range(length))
+    data = b"xyz" + frame_bytes(0x82, payload, key) + frame_bytes(0x81, payload, key)
+    events: list[Frame] = []
+    assert scan(kind(data), 3, key is not None, -1, events) == len(data)
+    assert events == [Frame(OP_BINARY, payload), Frame(OP_TEXT, payload)]
+    assert [type(frame.opcode) for frame in events] == [Opcode, Opcode]
+    assert [frame.text for frame in events] == [None, payload.decode()]
+
+
+@pytest.mark.parametrize(
+    ("stop", "cut"),
+    [
+        pytest.param(b"\x82", True, id="one byte"),
+        pytest.param(frame_bytes(0x02, b"a", RFC_KEY), False, id="fragment"),
+        pytest.param(frame_bytes(0x80, b"a", RFC_KEY), False, id="continuation"),
+        pytest.param(frame_bytes(0x89, b"a", RFC_KEY), False, id="ping"),
+        pytest.param(frame_bytes(0x83, b"a", RFC_KEY), False, id="reserved opcode"),
+        pytest.param(frame_bytes(0xC1, b"a", RFC_KEY), False, id="rsv1"),
+        pytest.param(frame_bytes(0x82, b"a", None), False, id="unmasked"),
+        pytest.param(frame_bytes(0x82, b"a", RFC_KEY, "16"), False, id="non-minimal 16"),
+        pytest.param(frame_bytes(0x82, b"a" * 200, RFC_KEY, "64"), False, id="non-minimal 64"),
+        pytest.param(
+            b"\x82\xff" + (1 << 63).to_bytes(8, "big") + RFC_KEY, True, id="64-bit top bit"
+        ),
+        pytest.param(frame_bytes(0x82, b"a" * 200, RFC_KEY)[:3], True, id="16-bit header cut"),
+        pytest.param(frame_bytes(0x82, b"a" * 70000, RFC_KEY)[:9], True, id="64-bit header cut"),
+        pytest.param(frame_bytes(0x82, b"a" * 70000, RFC_KEY)[:12], True, id="key cut"),
+        pytest.param(frame_bytes(0x82, b"a" * 200, RFC_KEY)[:-1], True, id="payload cut"),
+        pytest.param(frame_bytes(0x82, b"a" * 11, RFC_KEY), False, id="over the limit"),
+        pytest.param(frame_bytes(0x81, b"\xff", RFC_KEY), False, id="invalid text"),
+    ],
+)
+def test_scan_stops_at_a_frame_for_the_parser(scan: Scan, stop: bytes, cut: bool) -> None:
+    data = frame_bytes(0x82, b"ok", RFC_KEY) + stop
+    if not cut:
+        # What follows the frame is not taken either.
+        data += frame_bytes(0x82, b"ok", RFC_KEY)
+    events: list[Frame] = []
+    assert scan(data, 0, True, 10, events) == 8
+    assert events == [Frame(OP_BINARY, b"ok")]
+
+
+@pytest.mark.parametrize(
+    "stop",
+    [
+        pytest.param(frame_bytes(0x82, b"a", RFC_KEY), id="masked"),
+        pytest.param(frame_bytes(0x82, b"a" * 200, None)[:-1], id="payload cut"),
+    ],
+)
+def test_scan_stops_at_a_frame_for_the_parser_unmasked(scan: Scan, stop: bytes) -> None:
+    events: list[Frame] = []
+    assert scan(frame_bytes(0x82, b"ok", None) + stop, 0, False, -1, events) == 4
+    assert events == [Frame(OP_BINARY, b"ok")]

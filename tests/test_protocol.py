@@ -97,6 +97,8 @@ def close_payload(code: int, reason: str = "") -> bytes:
 
 @pytest.fixture
 def fixed_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An empty pool sends every draw to _next_mask_key.
+    monkeypatch.setattr(protocol_module, "_mask_key_pool", [])
     monkeypatch.setattr(protocol_module, "_next_mask_key", lambda: KEY)
 
 
@@ -1629,6 +1631,8 @@ def run(
     output += protocol.data_to_send()
     return (
         events,
+        # Frame.text takes no part in ==: compare it apart.
+        [getattr(event, "text", None) for event in events],
         b"".join(output),
         output.count(SEND_EOF),
         state_before_eof,
@@ -1684,10 +1688,30 @@ def test_property_frame_round_trip(
 @given(stream=streams(), cuts=st.lists(st.integers(0, 3000), max_size=12))
 def test_property_chunking_does_not_matter(stream: tuple[Side, bytes], cuts: list[int]) -> None:
     side, data = stream
-    with mock.patch.object(protocol_module, "_next_mask_key", lambda: KEY):
+    with (
+        mock.patch.object(protocol_module, "_mask_key_pool", []),
+        mock.patch.object(protocol_module, "_next_mask_key", lambda: KEY),
+    ):
         whole = run(side, [data])
         assert run(side, [data[i : i + 1] for i in range(len(data))]) == whole
         assert run(side, split(data, cuts)) == whole
+
+
+@given(stream=streams(), cuts=st.lists(st.integers(0, 3000), max_size=12))
+def test_property_gathering_large_payloads_does_not_matter(
+    stream: tuple[Side, bytes], cuts: list[int]
+) -> None:
+    # With a tiny gathering threshold, most frames split across reads are
+    # gathered as a list of reads: the result must not change.
+    side, data = stream
+    with (
+        mock.patch.object(protocol_module, "_mask_key_pool", []),
+        mock.patch.object(protocol_module, "_next_mask_key", lambda: KEY),
+    ):
+        whole = run(side, [data])
+        with mock.patch.object(protocol_module, "_GATHER_LIMIT", 3):
+            assert run(side, [data[i : i + 1] for i in range(len(data))]) == whole
+            assert run(side, split(data, cuts)) == whole
 
 
 @given(
@@ -1960,3 +1984,256 @@ def test_held_failure_is_logged_at_debug(caplog: pytest.LogCaptureFixture) -> No
     with caplog.at_level(logging.DEBUG, logger="test.held"):
         protocol.receive_data(from_peer(SERVER, 0x8B))
     assert "holding failure with code 1002" in caplog.text
+
+
+# Frame.text: the decoded text kept for the application -------------------
+
+
+def texts(protocol: Protocol) -> list[tuple[Frame, str | None]]:
+    return [(event, event.text) for event in protocol.events_received()]  # type: ignore[union-attr]
+
+
+def test_text_of_a_whole_message_in_one_frame(side: Side) -> None:
+    protocol = Protocol(side)
+    protocol.receive_data(from_peer(side, 0x81, "café".encode()) + from_peer(side, 0x82, b"\xff"))
+    assert texts(protocol) == [
+        (Frame(OP_TEXT, "café".encode()), "café"),
+        (Frame(OP_BINARY, b"\xff"), None),
+    ]
+
+
+def test_text_when_the_scan_is_off(caplog: pytest.LogCaptureFixture) -> None:
+    # The debug log sends every frame through the parser's loop.
+    caplog.set_level(logging.DEBUG, logger="sansws.server")
+    server = Protocol(SERVER)
+    server.receive_data(masked(0x81, "été".encode()) + masked(0x82, b"x"))
+    assert texts(server) == [
+        (Frame(OP_TEXT, "été".encode()), "été"),
+        (Frame(OP_BINARY, b"x"), None),
+    ]
+
+
+def test_text_of_fragments_with_a_character_split_between_them() -> None:
+    data = "a€b".encode()  # € is e2 82 ac
+    server = Protocol(SERVER)
+    server.receive_data(masked(0x01, data[:2]) + masked(0x00, data[2:4]) + masked(0x80, data[4:]))
+    assert [text for _, text in texts(server)] == ["a", "€", "b"]
+
+
+def test_text_of_a_frame_validated_while_it_arrived() -> None:
+    data = masked(0x81, "one €, two €".encode())
+    server = Protocol(SERVER)
+    for i in range(len(data)):
+        server.receive_data(data[i : i + 1])
+    assert texts(server) == [(Frame(OP_TEXT, "one €, two €".encode()), "one €, two €")]
+
+
+def test_text_of_a_fragment_validated_while_it_arrived() -> None:
+    data = masked(0x01, b"ab\xe2\x82") + masked(0x80, b"\xacc")
+    server = Protocol(SERVER)
+    for i in range(len(data)):
+        server.receive_data(data[i : i + 1])
+    assert [text for _, text in texts(server)] == ["ab", "€c"]
+
+
+def test_text_with_an_extension() -> None:
+    server = Protocol(SERVER)
+    server.extensions = [PassThrough()]
+    server.receive_data(masked(0x81, b"hi") + masked(0x01, b"h") + masked(0x80, b"o"))
+    assert [text for _, text in texts(server)] == ["hi", "h", "o"]
+
+
+def test_text_is_not_compared_or_shown() -> None:
+    frame = Frame(OP_TEXT, b"hi", text="hi")
+    assert frame == Frame(OP_TEXT, b"hi")
+    assert "text" not in repr(frame)
+
+
+@pytest.mark.parametrize("limit", [5, (None, 5), (5, None)])
+def test_scan_leaves_frames_over_max_size_to_the_parser(
+    limit: int | tuple[int | None, int | None],
+) -> None:
+    server = Protocol(SERVER, max_size=limit)
+    server.receive_data(masked(0x82, b"12345") + masked(0x82, b"123456") + masked(0x82, b"1"))
+    assert server.events_received() == [Frame(OP_BINARY, b"12345")]
+    assert isinstance(server.parser_exc, PayloadTooBig)
+
+
+def test_scan_leaves_invalid_text_to_the_parser() -> None:
+    server = Protocol(SERVER)
+    server.receive_data(masked(0x81, b"ok") + masked(0x81, b"\xff") + masked(0x81, b"no"))
+    assert server.events_received() == [Frame(OP_TEXT, b"ok")]
+    assert isinstance(server.parser_exc, UnicodeDecodeError)
+
+
+def test_scan_resumes_after_a_control_frame_and_a_fragmented_message() -> None:
+    data = (
+        masked(0x82, b"a")
+        + masked(0x89, b"p")
+        + masked(0x02, b"b")
+        + masked(0x80, b"c")
+        + masked(0x81, b"d")
+    )
+    server = Protocol(SERVER)
+    server.receive_data(data)
+    assert server.events_received() == [
+        Frame(OP_BINARY, b"a"),
+        Frame(OP_PING, b"p"),
+        Frame(OP_BINARY, b"b", fin=False),
+        Frame(OP_CONT, b"c"),
+        Frame(OP_TEXT, b"d"),
+    ]
+
+
+# Large payloads over several reads -------------------------------------------
+
+
+LARGE = 70_000
+
+
+def reads(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+@pytest.mark.parametrize("kind", [bytes, bytearray, memoryview])
+@pytest.mark.parametrize("size", [1000, 16384, 65536])
+def test_large_binary_payload_over_several_reads(side: Side, kind: type, size: int) -> None:
+    payload = os.urandom(LARGE)
+    data = from_peer(side, 0x82, payload) + from_peer(side, 0x81, b"after")
+    protocol = Protocol(side)
+    for chunk in reads(data, size):
+        protocol.receive_data(kind(chunk))
+    assert texts(protocol) == [
+        (Frame(OP_BINARY, payload), None),
+        (Frame(OP_TEXT, b"after"), "after"),
+    ]
+    assert protocol._pieces is None
+
+
+def test_large_payload_starts_in_the_buffer() -> None:
+    # A tail left in the buffer becomes the first piece.
+    payload = os.urandom(LARGE)
+    data = masked(0x82, b"a") + masked(0x82, payload)
+    server = Protocol(SERVER)
+    server.receive_data(data[:4])
+    server.receive_data(data[4:30000])
+    server.receive_data(data[30000:])
+    assert server.events_received() == [Frame(OP_BINARY, b"a"), Frame(OP_BINARY, payload)]
+
+
+def test_large_payload_waits_for_its_masking_key() -> None:
+    payload = os.urandom(LARGE)
+    data = masked(0x82, payload)
+    server = Protocol(SERVER)
+    server.receive_data(data[:12])
+    assert server._pieces is None
+    server.receive_data(data[12:])
+    assert server.events_received() == [Frame(OP_BINARY, payload)]
+
+
+def test_large_payload_does_not_keep_a_reference_to_a_callers_buffer() -> None:
+    payload = os.urandom(LARGE)
+    data = bytearray(masked(0x82, payload))
+    server = Protocol(SERVER)
+    first, second, third = data[:20000], data[20000:40000], data[40000:]
+    server.receive_data(first)
+    server.receive_data(second)
+    first[:] = bytes(len(first))
+    second[:] = bytes(len(second))
+    server.receive_data(third)
+    assert server.events_received() == [Frame(OP_BINARY, payload)]
+
+
+def test_large_text_payload_over_several_reads(side: Side) -> None:
+    text = "Grüße, 世界! " * 5000
+    data = from_peer(side, 0x01, text.encode()) + from_peer(side, 0x80, text.encode())
+    protocol = Protocol(side, max_size=None)
+    for chunk in reads(data, 4099):
+        protocol.receive_data(chunk)
+    assert texts(protocol) == [
+        (Frame(OP_TEXT, text.encode(), fin=False), text),
+        (Frame(OP_CONT, text.encode()), text),
+    ]
+
+
+def test_large_text_payload_fails_at_the_read_with_a_bad_byte() -> None:
+    payload = bytearray(b"x" * LARGE)
+    payload[30000] = 0xFF
+    data = masked(0x81, bytes(payload))
+    server = Protocol(SERVER)
+    server.receive_data(data[:20000])
+    assert server.parser_exc is None
+    server.receive_data(data[20000:40000])
+    assert isinstance(server.parser_exc, UnicodeDecodeError)
+    assert server.close_sent == Close(1007, "invalid UTF-8: invalid start byte")
+    assert server._pieces is None
+    server.receive_data(data[40000:])
+    assert server.events_received() == []
+
+
+def test_large_text_payload_fails_in_its_last_read() -> None:
+    data = masked(0x81, b"x" * LARGE + b"\xff") + masked(0x81, b"next")
+    server = Protocol(SERVER)
+    server.receive_data(data[:30000])
+    server.receive_data(data[30000:])
+    assert isinstance(server.parser_exc, UnicodeDecodeError)
+    assert server.events_received() == []
+
+
+def test_large_text_payload_fails_in_its_first_read() -> None:
+    data = masked(0x81, b"\xff" + b"x" * LARGE)
+    server = Protocol(SERVER)
+    server.receive_data(data[:20000])
+    assert isinstance(server.parser_exc, UnicodeDecodeError)
+
+
+def test_large_text_payload_ending_inside_a_character() -> None:
+    data = masked(0x81, b"x" * LARGE + b"\xe2\x82")
+    server = Protocol(SERVER)
+    for chunk in reads(data, 30000):
+        server.receive_data(chunk)
+    assert server.events_received() == []
+    assert isinstance(server.parser_exc, UnicodeDecodeError)
+
+
+def test_large_compressed_payload_over_several_reads() -> None:
+    # Compressed frames are validated once decoded, whole.
+    class Inflate(PassThrough):
+        reserved_bits = 0x40
+
+        def decode(self, frame: Frame, *, max_size: int | None = None) -> Frame:
+            return Frame(frame.opcode, frame.data[::-1], frame.fin)
+
+    payload = "é".encode() * (LARGE // 2)
+    server = Protocol(SERVER, max_size=None)
+    server.extensions = [Inflate()]
+    for chunk in reads(masked(0xC1, payload[::-1]), 30000):
+        server.receive_data(chunk)
+    assert texts(server) == [(Frame(OP_TEXT, payload), "é" * (LARGE // 2))]
+
+
+def test_input_while_gathering_is_dropped_on_failure_and_eof() -> None:
+    data = masked(0x82, os.urandom(LARGE))
+    server = Protocol(SERVER)
+    server.receive_data(data[:30000])
+    assert server._pieces is not None
+    server.fail(1011)
+    assert server._pieces is None
+    client = Protocol(CLIENT)
+    client.receive_data(unmasked(0x82, bytes(LARGE))[:30000])
+    client.receive_eof()
+    assert client._pieces is None
+    assert client.events_received() == []
+
+
+def test_failure_while_gathering_is_held() -> None:
+    data = masked(0x81, b"x" * 30000 + b"\xff" + b"x" * LARGE)
+    server = Protocol(SERVER)
+    server.hold_failures = True
+    server.receive_data(data[:20000])
+    server.receive_data(data[20000:40000])
+    assert server.failure_held
+    assert server._pieces is None
+    server.release_failure()
+    assert server.close_sent is not None
+    assert server.close_sent.code == 1007

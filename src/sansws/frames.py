@@ -9,11 +9,21 @@ functions that encode them:
 - :class:`Frame`, one frame as the application sees it, after unmasking;
 - :class:`Close`, the payload of a Close frame (§5.5.1);
 - :func:`encode_header` and :func:`apply_mask`, the two byte-level kernels
-  of the send path (§5.2, §5.3).
+  of the send path (§5.2, §5.3), and :func:`encode_frame`, both at once
+  for a small frame;
+- :func:`scan_frames`, the parser's fast path for whole messages in one
+  frame, and :func:`apply_mask_pieces`, unmasking of a payload that arrived
+  in several reads.
+
+Each kernel has a pure-Python form here and a compiled one in
+``sansws._speedups``; the compiled one is used when it was built, unless
+``SANSWS_NO_SPEEDUPS`` is set. Both compute the same results.
 
 Parsing lives in :mod:`sansws.protocol`, because whether a header is legal
 depends on the connection's state (fragmentation, side, negotiated
 extensions), and the parser runs in one tight loop over a whole buffer.
+:func:`scan_frames` takes only the frames that need no decision from that
+state, and leaves every other frame to the parser.
 """
 
 from __future__ import annotations
@@ -22,8 +32,9 @@ import enum
 import os
 import struct
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from .exceptions import ProtocolError
 
@@ -40,6 +51,8 @@ __all__ = [
     "Frame",
     "Opcode",
     "apply_mask",
+    "apply_mask_pieces",
+    "encode_frame",
     "encode_header",
     "is_sendable_close_code",
 ]
@@ -146,6 +159,16 @@ class Frame:
         fin: True on the last frame of a message.
         rsv1, rsv2, rsv3: reserved bits; only a negotiated extension may
             set them (§5.2, §9).
+        text: the payload decoded from UTF-8, when the frame carries text and
+            :class:`~sansws.protocol.Protocol` decoded it while checking it
+            (§8.1); else None. It is set on every Text frame and every
+            Continuation frame of a Text message that a ``Protocol``
+            delivers: for a whole message in one frame, the message; for a
+            fragment, the characters completed by this fragment (a character
+            split across two fragments belongs to the second), so joining
+            the ``text`` of a message's frames gives the message. Keep it to
+            avoid decoding the payload a second time. It is keyword-only,
+            defaults to None, and takes no part in ``==`` or ``repr()``.
     """
 
     opcode: Opcode
@@ -154,6 +177,7 @@ class Frame:
     rsv1: bool = False
     rsv2: bool = False
     rsv3: bool = False
+    text: str | None = field(default=None, compare=False, repr=False, kw_only=True)
 
     def __str__(self) -> str:
         """A short description for logs: kind, a preview of the payload, size."""
@@ -283,6 +307,124 @@ def _apply_mask_python(data: bytes | bytearray | memoryview, mask: bytes) -> byt
     )
 
 
+def _apply_mask_pieces_python(
+    pieces: Sequence[bytes | bytearray | memoryview], mask: bytes
+) -> bytes:
+    """Unmask the concatenation of ``pieces`` (RFC 6455 §5.3).
+
+    The compiled kernel does it in one pass, the mask carrying on from one
+    piece to the next; here the pieces are joined first.
+    """
+    return _apply_mask_python(b"".join(pieces), mask)
+
+
+def _encode_frame_python(
+    first_byte: int, data: bytes | bytearray | memoryview, mask_key: bytes | None
+) -> bytes:
+    """Encode a whole frame into one bytes object (RFC 6455 §5.2, §5.3).
+
+    Args:
+        first_byte: FIN, RSV1-3 and the opcode, as the first octet.
+        data: the payload.
+        mask_key: the 4-byte masking key of a client frame, None for a
+            server frame.
+
+    Returns:
+        The header, then the payload, masked with ``mask_key`` if given.
+    """
+    header = encode_header(first_byte, len(data), mask_key)
+    if mask_key is None:
+        return header + data
+    return header + apply_mask(data, mask_key)
+
+
+# For masking payloads of n < 126 bytes in _scan_frames_python: the key as a
+# little-endian int times _REPEAT[n] covers the payload, _LOW[n] cuts it.
+_REPEAT = [sum(1 << (32 * i) for i in range((n + 3) >> 2)) for n in range(126)]
+_LOW = [(1 << (8 * n)) - 1 for n in range(126)]
+
+
+def _scan_frames_python(
+    buffer: bytes | bytearray | memoryview,
+    pos: int,
+    masked: bool,
+    limit: int,
+    events: list[Any],
+) -> int:
+    """Take the whole messages in one frame at the start of ``buffer[pos:]``.
+
+    The parser's fast path (see ``Protocol._parse``). From offset ``pos``,
+    take every complete frame that needs no decision from the connection's
+    state: FIN set, RSV1-3 clear, opcode Text or Binary, masked if and only
+    if ``masked``, minimal length encoding, a length of at most ``limit``
+    (no limit if negative), and for Text a payload of valid UTF-8. Append
+    each to ``events`` as a :class:`Frame`, with :attr:`Frame.text` set for
+    Text. Stop at the first frame that is anything else, incomplete or
+    invalid included, and leave it to the parser, which checks it and
+    reports errors.
+
+    Returns:
+        The offset of the first frame not taken.
+    """
+    size = len(buffer)
+    append = events.append
+    while size - pos >= 2:
+        first = buffer[pos]
+        second = buffer[pos + 1]
+        if (first != 0x81 and first != 0x82) or (second >= 0x80) is not masked:
+            break
+        length = second & 0x7F
+        start = pos + 2
+        if length == 126:
+            start = pos + 4
+            if size < start:
+                break
+            length = buffer[pos + 2] << 8 | buffer[pos + 3]
+            if length < 126:
+                break
+        elif length == 127:
+            start = pos + 10
+            if size < start:
+                break
+            length = int.from_bytes(buffer[pos + 2 : start], "big")
+            if length >> 63 or length < 0x10000:
+                break
+        if 0 <= limit < length:
+            break
+        if masked:
+            start += 4
+            end = start + length
+            if size < end:
+                break
+            if length < 126:
+                # Small payloads: one multiplication repeats the key over
+                # the payload, which beats building the repeated key.
+                payload = (
+                    (
+                        int.from_bytes(buffer[start:end], "little")
+                        ^ int.from_bytes(buffer[start - 4 : start], "little") * _REPEAT[length]
+                    )
+                    & _LOW[length]
+                ).to_bytes(length, "little")
+            else:
+                payload = apply_mask(buffer[start:end], bytes(buffer[start - 4 : start]))
+        else:
+            end = start + length
+            if size < end:
+                break
+            payload = bytes(buffer[start:end])
+        if first == 0x81:
+            try:
+                text = payload.decode()
+            except UnicodeDecodeError:
+                break
+            append(Frame(OP_TEXT, payload, text=text))
+        else:
+            append(Frame(OP_BINARY, payload))
+        pos = end
+    return pos
+
+
 def _load_apply_mask() -> Callable[[bytes | bytearray | memoryview, bytes], bytes]:
     """Pick the masking kernel: the compiled one when it was built and
     ``SANSWS_NO_SPEEDUPS`` is not set in the environment, else the pure one.
@@ -298,3 +440,25 @@ def _load_apply_mask() -> Callable[[bytes | bytearray | memoryview, bytes], byte
 
 #: The masking kernel in use, chosen once at import time.
 apply_mask = _load_apply_mask()
+
+EncodeFrame = Callable[[int, bytes | bytearray | memoryview, bytes | None], bytes]
+ScanFrames = Callable[[bytes | bytearray | memoryview, int, bool, int, list[Any]], int]
+ApplyMaskPieces = Callable[[Sequence[bytes | bytearray | memoryview], bytes], bytes]
+
+
+def _load_kernels() -> tuple[EncodeFrame, ScanFrames, ApplyMaskPieces]:
+    """Pick :func:`encode_frame`, :func:`scan_frames` and :func:`apply_mask_pieces`:
+    compiled if :func:`apply_mask` is, else pure.
+    """
+    if apply_mask is _apply_mask_python:
+        return _encode_frame_python, _scan_frames_python, _apply_mask_pieces_python
+    from . import _speedups
+
+    _speedups.register_frame(Frame, OP_TEXT, OP_BINARY)
+    return _speedups.encode_frame, _speedups.scan_frames, _speedups.apply_mask_pieces
+
+
+#: The send path's kernel for small frames, the parser's fast path, and the
+#: unmasking of a payload in pieces, chosen once at import time, compiled or
+#: pure like :data:`apply_mask`.
+encode_frame, scan_frames, apply_mask_pieces = _load_kernels()

@@ -67,7 +67,10 @@ from .frames import (
     Frame,
     Opcode,
     apply_mask,
+    apply_mask_pieces,
+    encode_frame,
     encode_header,
+    scan_frames,
 )
 
 if TYPE_CHECKING:
@@ -124,6 +127,11 @@ SEND_EOF = b""
 # Payloads above this size are queued apart from their header instead of
 # being joined to it, so that a large server frame is never copied.
 _JOIN_LIMIT = 4096
+
+# Payloads at least this large that arrive over several reads are gathered
+# as a list of the reads and unmasked once, into the final payload, instead
+# of being copied into the buffer first.
+_GATHER_LIMIT = 16384
 
 _MASK_KEY_BLOCK = 4096
 
@@ -239,8 +247,19 @@ class Protocol:
         self._recv_size = 0
         self._utf8: codecs.IncrementalDecoder | None = None
         # How much of the payload of the text frame being received was
-        # already validated, before the frame was complete.
+        # already validated, before the frame was complete, and the
+        # characters decoded from it, for Frame.text.
         self._utf8_checked = 0
+        self._utf8_parts: list[str] = []
+        # A large payload being gathered read by read (see _receive_piece):
+        # the reads (unmasked already for text), their size, the frame's
+        # first byte, payload length and masking key, and whether it is text.
+        self._pieces: list[BytesLike] | None = None
+        self._pieces_size = 0
+        self._pieces_first = 0
+        self._pieces_length = 0
+        self._pieces_key: bytes | None = None
+        self._pieces_text = False
         # The opcode of the fragmented message being sent, None between.
         self._send_opcode: Opcode | None = None
 
@@ -334,8 +353,7 @@ class Protocol:
             return
         self.release_failure()
         self._eof_received = True
-        self._discarding = True
-        self._buffer.clear()
+        self._discard_input()
         if self.debug:
             self.logger.debug("< EOF")
         if not self.eof_sent:
@@ -375,7 +393,11 @@ class Protocol:
             ProtocolError: a fragmented message is in progress.
             InvalidState: the connection is not OPEN.
         """
-        self._check_new_message()
+        # A new message may start only between messages, while OPEN.
+        if self._send_opcode is not None:
+            raise ProtocolError("expected a continuation frame")
+        if self._state is not OPEN:
+            self._check_open()
         self._send_frame(OP_TEXT, data, fin)
         if not fin:
             self._send_opcode = OP_TEXT
@@ -391,7 +413,10 @@ class Protocol:
             ProtocolError: a fragmented message is in progress.
             InvalidState: the connection is not OPEN.
         """
-        self._check_new_message()
+        if self._send_opcode is not None:
+            raise ProtocolError("expected a continuation frame")
+        if self._state is not OPEN:
+            self._check_open()
         self._send_frame(OP_BINARY, data, fin)
         if not fin:
             self._send_opcode = OP_BINARY
@@ -472,8 +497,7 @@ class Protocol:
             self.state = CLOSING
         if self.side is SERVER and not self.eof_sent:
             self.send_eof()
-        self._discarding = True
-        self._buffer.clear()
+        self._discard_input()
 
     @property
     def failure_held(self) -> bool:
@@ -548,11 +572,6 @@ class Protocol:
         if self._state is not OPEN:
             raise InvalidState(f"connection is {self._state.name}; cannot send data")
 
-    def _check_new_message(self) -> None:
-        if self._send_opcode is not None:
-            raise ProtocolError("expected a continuation frame")
-        self._check_open()
-
     def _send_control(self, opcode: Opcode, data: BytesLike) -> None:
         if len(data) > 125:
             raise ProtocolError("control frame payload longer than 125 bytes")
@@ -574,27 +593,33 @@ class Protocol:
             first_byte |= frame.rsv1 << 6 | frame.rsv2 << 5 | frame.rsv3 << 4
         if self.debug:
             self.logger.debug("> %s", Frame(opcode, data, fin))
-        length = len(data)
+        key = None
         if self.side is CLIENT:
-            key = _next_mask_key()
-            header = encode_header(first_byte, length, key)
-            data = apply_mask(data, key)
-        else:
-            header = encode_header(first_byte, length, None)
+            # _next_mask_key(), with its common case inlined.
+            try:
+                key = _mask_key_pool.pop()
+            except IndexError:
+                key = _next_mask_key()
+        length = len(data)
         if length <= _JOIN_LIMIT:
-            self._output.append(header + data)
+            self._output.append(encode_frame(first_byte, data, key))
         else:
-            self._output.append(header)
-            self._output.append(data)
+            self._output.append(encode_header(first_byte, length, key))
+            self._output.append(data if key is None else apply_mask(data, key))
 
     # Internals: receiving ------------------------------------------------
+
+    def _discard_input(self) -> None:
+        """Drop what is buffered and ignore all later input."""
+        self._discarding = True
+        self._buffer.clear()
+        self._pieces = None
 
     def _fail_from_peer(self, code: int, exc: Exception) -> None:
         """The peer broke the protocol: keep the cause and fail (§7.1.7)."""
         if self.hold_failures and self._state is OPEN:
             self._held_failure = (code, exc)
-            self._discarding = True
-            self._buffer.clear()
+            self._discard_input()
             if self.debug:
                 self.logger.debug("! holding failure with code %d", code, exc_info=exc)
             return
@@ -620,7 +645,18 @@ class Protocol:
         payload has not arrived; they depend only on state that does not
         change until the frame is consumed, so running them again on the
         next call is harmless.
+
+        Whole messages in one frame go through :func:`~sansws.frames.scan_frames`
+        (compiled, or its pure-Python twin) when no extension, debug log or
+        fragmented message asks for a decision per frame; every other frame,
+        and any frame the scan declines, goes through the loop below, which
+        makes every check and reports errors.
         """
+        if self._pieces is not None:
+            rest = self._receive_piece(data)
+            if not rest:
+                return
+            data = rest
         buffer = self._buffer
         if buffer:
             buffer += data
@@ -634,7 +670,18 @@ class Protocol:
         is_client = self.side is CLIENT
         max_message = self.max_message_size
         max_fragment = self.max_fragment_size
-        while size - pos >= 2:
+        scan = not self.extensions and not self.debug
+        if scan:
+            limit = min(
+                (n for n in (max_message, max_fragment) if n is not None),
+                default=-1,
+            )
+        events = self._events
+        while True:
+            if scan and self._recv_opcode is None and not self._utf8_checked:
+                pos = scan_frames(buf, pos, not is_client, limit, events)
+            if size - pos < 2:
+                break
             first = buf[pos]
             second = buf[pos + 1]
             length = second & 0x7F
@@ -712,11 +759,13 @@ class Protocol:
 
             end = header_end + length
             if size < end:
-                if (
-                    size > header_end + self._utf8_checked
-                    and not first & 0x70
-                    and (opcode == 1 or (opcode == 0 and self._recv_opcode is OP_TEXT))
-                ):
+                if length >= _GATHER_LIMIT and size >= header_end:
+                    # A large payload arrives over several reads: keep the
+                    # reads as they come and unmask them once, into the
+                    # final payload, when the last one is here.
+                    self._start_pieces(first, length, buf, header_end, masked)
+                    return
+                if size > header_end + self._utf8_checked and self._is_text(first, opcode):
                     # §8.1: a text frame that arrives in pieces fails at the
                     # piece that brings an invalid byte, not when complete.
                     self._check_partial_text(buf, header_end, size, masked)
@@ -744,6 +793,13 @@ class Protocol:
         elif pos < size:
             buffer += buf[pos:]
 
+    def _is_text(self, first: int, opcode: int) -> bool:
+        """Tell whether a frame's payload is text to validate as it arrives.
+
+        Compressed frames (RSV bits set) are validated once decoded, whole.
+        """
+        return not first & 0x70 and (opcode == 1 or (opcode == 0 and self._recv_opcode is OP_TEXT))
+
     def _check_partial_text(self, buf: BytesLike, start: int, size: int, masked: int) -> None:
         """Validate the bytes of an incomplete text frame's payload received so far."""
         checked = self._utf8_checked
@@ -755,15 +811,104 @@ class Protocol:
             chunk = apply_mask(buf[start + checked : size], key)
         else:
             chunk = bytes(buf[start + checked : size])
+        self._validate_partial_text(chunk)
+
+    def _validate_partial_text(self, chunk: BytesLike) -> bool:
+        """Validate the next unmasked piece of a text frame that is still arriving.
+
+        Keeps the decoded characters for :attr:`Frame.text`. Return False
+        when the piece is not valid UTF-8: the connection failed.
+        """
         if self._utf8 is None:
             self._utf8 = _UTF8Decoder()
         try:
-            self._utf8.decode(chunk, False)
+            self._utf8_parts.append(self._utf8.decode(chunk, False))
             _check_utf8_tail(self._utf8)
         except UnicodeDecodeError as exc:
             self._fail_from_peer(1007, exc)
-            return
-        self._utf8_checked = checked + len(chunk)
+            return False
+        self._utf8_checked += len(chunk)
+        return True
+
+    def _start_pieces(
+        self, first: int, length: int, buf: BytesLike, start: int, masked: int
+    ) -> None:
+        """Start gathering a large payload as a list of reads (see :meth:`_receive_piece`)."""
+        if masked:
+            self._pieces_key = bytes(buf[start - 4 : start])
+        else:
+            self._pieces_key = None
+        self._pieces_first = first
+        self._pieces_text = self._is_text(first, first & 0x0F)
+        self._pieces_length = length
+        self._pieces = []
+        self._pieces_size = 0
+        if buf is self._buffer:
+            # Hand the buffer over rather than copy its tail out of it.
+            self._buffer = bytearray()
+            self._add_piece(memoryview(buf)[start:])
+        elif isinstance(buf, bytes):
+            self._add_piece(memoryview(buf)[start:])
+        else:
+            # A caller's bytearray or memoryview could change after we return.
+            self._add_piece(bytes(buf[start:]))
+
+    def _receive_piece(self, data: BytesLike) -> BytesLike | None:
+        """Add the next read to a large payload being gathered.
+
+        Once the payload is complete, build its frame, process it, and
+        return the bytes that followed it in ``data``; return None while the
+        payload is incomplete or after a failure.
+        """
+        if not isinstance(data, bytes):
+            # A caller's bytearray or memoryview could change after we return.
+            data = bytes(data)
+        need = self._pieces_length - self._pieces_size
+        if len(data) < need:
+            self._add_piece(data)
+            return None
+        view = memoryview(data)
+        if not self._add_piece(view[:need]):
+            return None
+        pieces = self._pieces
+        assert pieces is not None
+        if self._pieces_key is None or self._pieces_text:
+            # Unmasked already: text is unmasked piece by piece to be validated.
+            payload = b"".join(pieces)
+        else:
+            payload = apply_mask_pieces(pieces, self._pieces_key)
+        self._pieces = None
+        first = self._pieces_first
+        if not self._process_frame(
+            Frame(
+                OPCODES[first & 0x0F],  # type: ignore[arg-type]
+                payload,
+                first & 0x80 != 0,
+                first & 0x40 != 0,
+                first & 0x20 != 0,
+                first & 0x10 != 0,
+            )
+        ):
+            return None
+        return view[need:]
+
+    def _add_piece(self, piece: BytesLike) -> bool:
+        """Keep one piece of a large payload; validate it if it is text.
+
+        Return False when the piece is not valid UTF-8: the connection failed.
+        """
+        if self._pieces_text:
+            key = self._pieces_key
+            if key is not None:
+                # The mask continues from where the previous piece ended.
+                shift = self._pieces_size & 3
+                piece = apply_mask(piece, key[shift:] + key[:shift])
+            if not self._validate_partial_text(piece):
+                return False
+        assert self._pieces is not None
+        self._pieces.append(piece)
+        self._pieces_size += len(piece)
+        return True
 
     def _reserved_bits(self) -> int:
         bits = 0
@@ -808,25 +953,29 @@ class Protocol:
 
     def _process_data_frame(self, frame: Frame) -> bool:
         opcode = frame.opcode
-        data = frame.data
         if (self._recv_opcode if opcode is OP_CONT else opcode) is OP_TEXT:
+            data = frame.data
             checked = self._utf8_checked
-            if checked:
-                # Part of this frame was validated while it arrived.
-                self._utf8_checked = 0
-                data = data[checked:]
             try:
                 if frame.fin and opcode is OP_TEXT and not checked:
                     # A whole message in one frame: plain decoding is faster
-                    # than the incremental decoder, and ASCII needs neither.
-                    if not data.isascii():
-                        data.decode()
+                    # than the incremental decoder.
+                    frame.text = data.decode()
                 else:
+                    if checked:
+                        # Part of this frame was validated while it arrived.
+                        self._utf8_checked = 0
+                        data = data[checked:]
                     if self._utf8 is None:
                         self._utf8 = _UTF8Decoder()
-                    self._utf8.decode(data, frame.fin)
+                    text = self._utf8.decode(data, frame.fin)
                     if not frame.fin:
                         _check_utf8_tail(self._utf8)
+                    if self._utf8_parts:
+                        self._utf8_parts.append(text)
+                        text = "".join(self._utf8_parts)
+                        self._utf8_parts = []
+                    frame.text = text
             except UnicodeDecodeError as exc:
                 self._fail_from_peer(1007, exc)
                 return False
@@ -869,6 +1018,5 @@ class Protocol:
             self.send_eof()
         self._events.append(frame)
         # §1.4: nothing follows a Close frame.
-        self._discarding = True
-        self._buffer.clear()
+        self._discard_input()
         return False
