@@ -96,6 +96,46 @@ def _frame_consumer(op_text: Any, op_binary: Any, op_cont: Any) -> Callable[[lis
 # sansws ---------------------------------------------------------------------
 
 
+def _sansws_consumer() -> Callable[[list[Any]], int]:
+    """Like :func:`_frame_consumer`, with the ``str`` sansws keeps in ``Frame.text``.
+
+    sansws decodes Text while validating it and keeps the result, as
+    ``sansws.asyncio`` delivers it; an application does not decode again.
+    """
+    from sansws.frames import OP_BINARY, OP_CONT, OP_TEXT
+
+    parts: list[Any] = []
+    text = False
+
+    def consume(frames: list[Any]) -> int:
+        nonlocal text
+        done = 0
+        for frame in frames:
+            opcode = frame.opcode
+            if opcode is OP_TEXT:
+                text = True
+            elif opcode is OP_BINARY:
+                text = False
+            elif opcode is not OP_CONT:
+                continue
+            if frame.fin and not parts:
+                if text and frame.text is None:
+                    frame.data.decode()
+                done += 1
+                continue
+            if text:
+                parts.append(frame.text if frame.text is not None else frame.data.decode())
+            else:
+                parts.append(frame.data)
+            if frame.fin:
+                ("" if text else b"").join(parts)
+                parts.clear()
+                done += 1
+        return done
+
+    return consume
+
+
 def sansws_protocol(side: str, deflate: bool) -> Any:
     from sansws.protocol import Protocol, Side
 
@@ -110,12 +150,11 @@ def sansws_protocol(side: str, deflate: bool) -> Any:
 def sansws_parser(deflate: bool = False) -> ParseFn | str:
     if deflate and sansws_deflate() is None:
         return "PerMessageDeflate not landed yet"
-    from sansws.frames import OP_BINARY, OP_CONT, OP_TEXT
 
     protocol = sansws_protocol("server", deflate)
     receive_data = protocol.receive_data
     events_received = protocol.events_received
-    consume = _frame_consumer(OP_TEXT, OP_BINARY, OP_CONT)
+    consume = _sansws_consumer()
 
     def parse(chunks: list[bytes]) -> int:
         done = 0
