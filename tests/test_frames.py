@@ -376,6 +376,7 @@ def test_load_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
         frames._encode_frame_python,
         frames._scan_frames_python,
         frames._apply_mask_pieces_python,
+        frames._check_utf8_python,
     )
     speedups = pytest.importorskip("sansws._speedups")
     monkeypatch.setattr(frames, "apply_mask", speedups.apply_mask)
@@ -383,6 +384,7 @@ def test_load_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
         speedups.encode_frame,
         speedups.scan_frames,
         speedups.apply_mask_pieces,
+        speedups.check_utf8,
     )
 
 
@@ -460,7 +462,7 @@ def test_scan_takes_whole_messages(scan: Scan, key: bytes | None, length: int, k
         pytest.param(frame_bytes(0x82, b"a" * 200, RFC_KEY)[:3], True, id="16-bit header cut"),
         pytest.param(frame_bytes(0x82, b"a" * 70000, RFC_KEY)[:9], True, id="64-bit header cut"),
         pytest.param(frame_bytes(0x82, b"a" * 70000, RFC_KEY)[:12], True, id="key cut"),
-        pytest.param(frame_bytes(0x82, b"a" * 200, RFC_KEY)[:-1], True, id="payload cut"),
+        pytest.param(frame_bytes(0x82, b"a" * 9, RFC_KEY)[:-1], True, id="payload cut"),
         pytest.param(frame_bytes(0x82, b"a" * 11, RFC_KEY), False, id="over the limit"),
         pytest.param(frame_bytes(0x81, b"\xff", RFC_KEY), False, id="invalid text"),
     ],
@@ -486,3 +488,52 @@ def test_scan_stops_at_a_frame_for_the_parser_unmasked(scan: Scan, stop: bytes) 
     events: list[Frame] = []
     assert scan(frame_bytes(0x82, b"ok", None) + stop, 0, False, -1, events) == 4
     assert events == [Frame(OP_BINARY, b"ok")]
+
+
+CheckUTF8 = Callable[[bytes, bytes | bytearray | memoryview], bytes]
+
+
+@pytest.fixture(params=kernels("check_utf8"))
+def check(request: pytest.FixtureRequest) -> CheckUTF8:
+    function: CheckUTF8 = request.param
+    return function
+
+
+@pytest.mark.parametrize(
+    ("pending", "data", "rest"),
+    [
+        (b"", b"", b""),
+        (b"", b"plain ASCII text, long enough for words", b""),
+        (b"", "café 東京 🙂".encode(), b""),
+        (b"", b"ab\xe2\x82", b"\xe2\x82"),
+        (b"\xe2", b"\x82", b"\xe2\x82"),
+        (b"\xe2\x82", b"\xacz", b""),
+        (b"\xf0\x9f", b"\x99\x82", b""),
+        (b"", b"\xf4\x8f\xbf", b"\xf4\x8f\xbf"),
+        (b"", b"\xed\x9f", b"\xed\x9f"),
+    ],
+)
+def test_check_utf8(check: CheckUTF8, pending: bytes, data: bytes, rest: bytes) -> None:
+    assert check(pending, data) == rest
+    assert check(pending, memoryview(data)) == rest
+
+
+@pytest.mark.parametrize(
+    ("pending", "data", "reason"),
+    [
+        (b"", b"\xff", "invalid start byte"),
+        (b"", b"abcdefghij\x80", "invalid start byte"),
+        (b"", b"\xc0\x80", "invalid start byte"),
+        (b"", b"\xe0\x80", "invalid continuation byte"),
+        (b"", b"\xed\xa0", "invalid continuation byte"),
+        (b"\xed", b"\xa0", "invalid continuation byte"),
+        (b"\xf0", b"\x8f", "invalid continuation byte"),
+        (b"\xf4\x8f", b"\xc0", "invalid continuation byte"),
+        (b"", b"\xf5", "invalid start byte"),
+        (b"", b"\xe2\x82a", "invalid continuation byte"),
+    ],
+)
+def test_check_utf8_refuses(check: CheckUTF8, pending: bytes, data: bytes, reason: str) -> None:
+    with pytest.raises(UnicodeDecodeError) as info:
+        check(pending, data)
+    assert info.value.reason == reason

@@ -266,3 +266,63 @@ def test_register_frame_checks_the_class() -> None:
     events: list[Frame] = []
     speedups.scan_frames(b"\x82\x00", 0, False, -1, events)
     assert events == [Frame(frames.OP_BINARY, b"")]
+
+
+# check_utf8 -------------------------------------------------------------------
+
+
+def utf8_outcome(function: object, text: bytes, cuts: list[int]) -> object:
+    """Feed ``text`` in pieces; return the pending bytes or the error's reason."""
+    points = sorted({0, len(text), *(min(cut, len(text)) for cut in cuts)})
+    pending = b""
+    try:
+        for a, b in itertools.pairwise(points):
+            pending = function(pending, text[a:b])  # type: ignore[operator]
+    except UnicodeDecodeError as exc:
+        return ("error", a, exc.reason)
+    return pending
+
+
+@given(
+    st.lists(
+        st.text().map(str.encode)
+        | st.binary(max_size=6)
+        | st.sampled_from([b"\xed\xa0\x80", b"\xf4\x90", b"\xe0\x9f", b"\xf0\x8f"]),
+        max_size=6,
+    ).map(b"".join),
+    st.lists(st.integers(0, 100), max_size=5),
+)
+def test_check_utf8_agrees(text: bytes, cuts: list[int]) -> None:
+    assert utf8_outcome(speedups.check_utf8, text, cuts) == utf8_outcome(
+        frames._check_utf8_python, text, cuts
+    )
+
+
+def test_check_utf8_agrees_on_every_two_and_three_byte_sequence() -> None:
+    for first in range(0x80, 0x100):
+        for second in range(0x100):
+            data = bytes([first, second])
+            assert utf8_outcome(speedups.check_utf8, data, []) == utf8_outcome(
+                frames._check_utf8_python, data, []
+            ), data
+            if 0xE0 <= first <= 0xF4 and 0x80 <= second < 0xC0:
+                for third in (0x00, 0x7F, 0x80, 0xBF, 0xC0):
+                    data = bytes([first, second, third])
+                    assert utf8_outcome(speedups.check_utf8, data, [1]) == utf8_outcome(
+                        frames._check_utf8_python, data, [1]
+                    ), data
+
+
+def test_check_utf8_bad_arguments() -> None:
+    with pytest.raises(TypeError):
+        speedups.check_utf8(b"")  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        speedups.check_utf8("x", b"")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        speedups.check_utf8(b"", "x")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="at most 3"):
+        speedups.check_utf8(b"\xf0\x90\x80\x80", b"")
+    with pytest.raises(ValueError, match="prefix"):
+        speedups.check_utf8(b"\xff", b"")
+    with pytest.raises(ValueError, match="prefix"):
+        speedups.check_utf8(b"\xe0\x80", b"")

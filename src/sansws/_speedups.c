@@ -14,6 +14,17 @@
  *     carrying on from one piece to the next. One pass over the payload,
  *     instead of gathering the reads first and unmasking the copy.
  *
+ * check_utf8(pending, data) -> bytes
+ *     Validate data as the continuation of UTF-8 text whose last bytes,
+ *     pending, are an incomplete character (b"" if none), without decoding
+ *     it; return the incomplete character at the end of data (b"" if
+ *     none). Raise UnicodeDecodeError, with the reason CPython's decoder
+ *     gives, at the first byte that no continuation can make valid: a
+ *     surrogate's second byte included, which CPython's incremental
+ *     decoder holds back. sansws.frames._check_utf8_python computes the
+ *     same with that decoder. Used on large text payloads that arrive over
+ *     several reads, which are decoded once when complete.
+ *
  * encode_frame(first_byte, data, mask) -> bytes
  *     A whole frame in one new bytes object: the header with the shortest
  *     length form, then for a client frame (mask not None) the masking key
@@ -286,6 +297,133 @@ done:
     return result;
 }
 
+/* Raise UnicodeDecodeError as CPython's UTF-8 decoder would at data[end]. */
+static void
+utf8_error(const unsigned char *data, Py_ssize_t length, Py_ssize_t start, Py_ssize_t end,
+           int start_byte)
+{
+    PyObject *exc = PyUnicodeDecodeError_Create(
+        "utf-8", (const char *)data, length, start, end + 1,
+        start_byte ? "invalid start byte" : "invalid continuation byte");
+    if (exc != NULL) {
+        PyErr_SetObject(PyExc_UnicodeDecodeError, exc);
+        Py_DECREF(exc);
+    }
+}
+
+static PyObject *
+check_utf8(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_buffer pending, data;
+    unsigned char seq[4];
+    int need = 0, seqlen = 0;
+    unsigned int lo = 0x80, hi = 0xBF;
+    PyObject *result = NULL;
+
+    (void)module;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "check_utf8() takes exactly 2 arguments");
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[0], &pending, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[1], &data, PyBUF_SIMPLE) < 0) {
+        PyBuffer_Release(&pending);
+        return NULL;
+    }
+    if (pending.len > 3) {
+        PyErr_SetString(PyExc_ValueError, "pending must hold at most 3 bytes");
+        goto done;
+    }
+    /* The pending bytes, then the data, through the grammar of RFC 3629
+     * section 4: one pass, 8 bytes at a time through ASCII. */
+    for (int part = 0; part < 2; part++) {
+        const unsigned char *s = part ? data.buf : pending.buf;
+        Py_ssize_t n = part ? data.len : pending.len, i = 0;
+        while (i < n) {
+            unsigned int b;
+            if (need == 0) {
+                while (i + 8 <= n) {
+                    uint64_t word;
+                    memcpy(&word, s + i, 8);
+                    if (word & 0x8080808080808080ULL) {
+                        break;
+                    }
+                    i += 8;
+                }
+                if (i == n) {
+                    break;
+                }
+                b = s[i];
+                if (b < 0x80) {
+                    i++;
+                    continue;
+                }
+                lo = 0x80;
+                hi = 0xBF;
+                if (b >= 0xC2 && b <= 0xDF) {
+                    need = 1;
+                }
+                else if (b >= 0xE0 && b <= 0xEF) {
+                    need = 2;
+                    if (b == 0xE0) {
+                        lo = 0xA0;
+                    }
+                    else if (b == 0xED) {
+                        hi = 0x9F;
+                    }
+                }
+                else if (b >= 0xF0 && b <= 0xF4) {
+                    need = 3;
+                    if (b == 0xF0) {
+                        lo = 0x90;
+                    }
+                    else if (b == 0xF4) {
+                        hi = 0x8F;
+                    }
+                }
+                else {
+                    if (part) {
+                        utf8_error(data.buf, data.len, i, i, 1);
+                    }
+                    else {
+                        PyErr_SetString(PyExc_ValueError, "pending is not a valid prefix");
+                    }
+                    goto done;
+                }
+                seq[0] = (unsigned char)b;
+                seqlen = 1;
+            }
+            else {
+                b = s[i];
+                if (b < lo || b > hi) {
+                    if (part) {
+                        /* The sequence may have started in pending. */
+                        Py_ssize_t start = i >= seqlen ? i - seqlen : 0;
+                        utf8_error(data.buf, data.len, start, i, 0);
+                    }
+                    else {
+                        PyErr_SetString(PyExc_ValueError, "pending is not a valid prefix");
+                    }
+                    goto done;
+                }
+                seq[seqlen++] = (unsigned char)b;
+                need--;
+                lo = 0x80;
+                hi = 0xBF;
+            }
+            i++;
+        }
+    }
+    result = PyBytes_FromStringAndSize((const char *)seq, need ? seqlen : 0);
+
+done:
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&pending);
+    return result;
+}
+
 /* The byte offset of the slot `name` of `type`, or -1 with an exception. */
 static Py_ssize_t
 slot_offset(PyObject *type, const char *name)
@@ -527,6 +665,9 @@ static PyMethodDef speedups_methods[] = {
     {"apply_mask_pieces", (PyCFunction)(void (*)(void))apply_mask_pieces, METH_FASTCALL,
      "apply_mask_pieces(pieces, mask) -> bytes\n\nUnmask the concatenation of pieces into "
      "one new bytes object, in one pass."},
+    {"check_utf8", (PyCFunction)(void (*)(void))check_utf8, METH_FASTCALL,
+     "check_utf8(pending, data) -> bytes\n\nValidate data as UTF-8 after the incomplete "
+     "sequence pending; return the incomplete sequence at its end."},
     {"encode_frame", (PyCFunction)(void (*)(void))encode_frame, METH_FASTCALL,
      "encode_frame(first_byte, data, mask) -> bytes\n\nEncode a whole frame: header, "
      "masking key if mask is not None, payload masked with it."},

@@ -12,8 +12,8 @@ functions that encode them:
   of the send path (§5.2, §5.3), and :func:`encode_frame`, both at once
   for a small frame;
 - :func:`scan_frames`, the parser's fast path for whole messages in one
-  frame, and :func:`apply_mask_pieces`, unmasking of a payload that arrived
-  in several reads.
+  frame, and :func:`apply_mask_pieces` and :func:`check_utf8`, unmasking
+  and validation of a payload that arrives over several reads.
 
 Each kernel has a pure-Python form here and a compiled one in
 ``sansws._speedups``; the compiled one is used when it was built, unless
@@ -28,6 +28,7 @@ state, and leaves every other frame to the parser.
 
 from __future__ import annotations
 
+import codecs
 import enum
 import os
 import struct
@@ -52,6 +53,7 @@ __all__ = [
     "Opcode",
     "apply_mask",
     "apply_mask_pieces",
+    "check_utf8",
     "encode_frame",
     "encode_header",
     "is_sendable_close_code",
@@ -338,6 +340,46 @@ def _encode_frame_python(
     return header + apply_mask(data, mask_key)
 
 
+_UTF8Decoder = codecs.getincrementaldecoder("utf-8")
+
+
+def _check_utf8_tail(decoder: codecs.IncrementalDecoder) -> None:
+    """Refuse a pending UTF-8 sequence that no continuation can make valid.
+
+    CPython's incremental decoder refuses an invalid second byte as soon as
+    it arrives, except after 0xED: it holds ``ED A0``-``ED BF``, the start of
+    an encoded surrogate, until the third byte comes. §8.1 wants the frame
+    that brings the bad byte to fail, so check the bytes it holds.
+
+    Raises:
+        UnicodeDecodeError: the pending bytes start a surrogate.
+    """
+    pending = decoder.getstate()[0]
+    if len(pending) == 2 and pending[0] == 0xED and pending[1] >= 0xA0:
+        raise UnicodeDecodeError("utf-8", pending, 0, 2, "invalid continuation byte")
+
+
+def _check_utf8_python(pending: bytes, data: bytes | bytearray | memoryview) -> bytes:
+    """Validate ``data`` as UTF-8 text that continues after ``pending``.
+
+    Args:
+        pending: the incomplete character that ended the text so far, b""
+            if none.
+        data: the next bytes of the text.
+
+    Returns:
+        The incomplete character at the end of ``data``, b"" if none.
+
+    Raises:
+        UnicodeDecodeError: a byte that no continuation can make valid.
+    """
+    decoder = _UTF8Decoder()
+    decoder.setstate((pending, 0))
+    decoder.decode(data, False)
+    _check_utf8_tail(decoder)
+    return decoder.getstate()[0]
+
+
 # For masking payloads of n < 126 bytes in _scan_frames_python: the key as a
 # little-endian int times _REPEAT[n] covers the payload, _LOW[n] cuts it.
 _REPEAT = [sum(1 << (32 * i) for i in range((n + 3) >> 2)) for n in range(126)]
@@ -441,24 +483,35 @@ def _load_apply_mask() -> Callable[[bytes | bytearray | memoryview, bytes], byte
 #: The masking kernel in use, chosen once at import time.
 apply_mask = _load_apply_mask()
 
+CheckUTF8 = Callable[[bytes, bytes | bytearray | memoryview], bytes]
 EncodeFrame = Callable[[int, bytes | bytearray | memoryview, bytes | None], bytes]
 ScanFrames = Callable[[bytes | bytearray | memoryview, int, bool, int, list[Any]], int]
 ApplyMaskPieces = Callable[[Sequence[bytes | bytearray | memoryview], bytes], bytes]
 
 
-def _load_kernels() -> tuple[EncodeFrame, ScanFrames, ApplyMaskPieces]:
-    """Pick :func:`encode_frame`, :func:`scan_frames` and :func:`apply_mask_pieces`:
-    compiled if :func:`apply_mask` is, else pure.
+def _load_kernels() -> tuple[EncodeFrame, ScanFrames, ApplyMaskPieces, CheckUTF8]:
+    """Pick :func:`encode_frame`, :func:`scan_frames`, :func:`apply_mask_pieces`
+    and :func:`check_utf8`: compiled if :func:`apply_mask` is, else pure.
     """
     if apply_mask is _apply_mask_python:
-        return _encode_frame_python, _scan_frames_python, _apply_mask_pieces_python
+        return (
+            _encode_frame_python,
+            _scan_frames_python,
+            _apply_mask_pieces_python,
+            _check_utf8_python,
+        )
     from . import _speedups
 
     _speedups.register_frame(Frame, OP_TEXT, OP_BINARY)
-    return _speedups.encode_frame, _speedups.scan_frames, _speedups.apply_mask_pieces
+    return (
+        _speedups.encode_frame,
+        _speedups.scan_frames,
+        _speedups.apply_mask_pieces,
+        _speedups.check_utf8,
+    )
 
 
-#: The send path's kernel for small frames, the parser's fast path, and the
-#: unmasking of a payload in pieces, chosen once at import time, compiled or
-#: pure like :data:`apply_mask`.
-encode_frame, scan_frames, apply_mask_pieces = _load_kernels()
+#: The send path's kernel for small frames, the parser's fast path, the
+#: unmasking of a payload in pieces, and UTF-8 validation without decoding,
+#: chosen once at import time, compiled or pure like :data:`apply_mask`.
+encode_frame, scan_frames, apply_mask_pieces, check_utf8 = _load_kernels()

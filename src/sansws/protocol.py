@@ -66,8 +66,11 @@ from .frames import (
     CloseCode,
     Frame,
     Opcode,
+    _check_utf8_tail,
+    _UTF8Decoder,
     apply_mask,
     apply_mask_pieces,
+    check_utf8,
     encode_frame,
     encode_header,
     scan_frames,
@@ -161,24 +164,6 @@ def _next_mask_key() -> bytes:
 if hasattr(os, "register_at_fork"):  # pragma: no branch - absent only on Windows
     os.register_at_fork(after_in_child=_mask_key_pool.clear)
 
-_UTF8Decoder = codecs.getincrementaldecoder("utf-8")
-
-
-def _check_utf8_tail(decoder: codecs.IncrementalDecoder) -> None:
-    """Refuse a pending UTF-8 sequence that no continuation can make valid.
-
-    CPython's incremental decoder refuses an invalid second byte as soon as
-    it arrives, except after 0xED: it holds ``ED A0``-``ED BF``, the start of
-    an encoded surrogate, until the third byte comes. §8.1 wants the frame
-    that brings the bad byte to fail, so check the bytes it holds.
-
-    Raises:
-        UnicodeDecodeError: the pending bytes start a surrogate.
-    """
-    pending = decoder.getstate()[0]
-    if len(pending) == 2 and pending[0] == 0xED and pending[1] >= 0xA0:
-        raise UnicodeDecodeError("utf-8", pending, 0, 2, "invalid continuation byte")
-
 
 class Protocol:
     """Sans-I/O implementation of a WebSocket connection (RFC 6455).
@@ -253,13 +238,16 @@ class Protocol:
         self._utf8_parts: list[str] = []
         # A large payload being gathered read by read (see _receive_piece):
         # the reads (unmasked already for text), their size, the frame's
-        # first byte, payload length and masking key, and whether it is text.
+        # first byte, payload length and masking key, and whether it is
+        # text, validated as it arrives and decoded once complete.
         self._pieces: list[BytesLike] | None = None
         self._pieces_size = 0
         self._pieces_first = 0
         self._pieces_length = 0
         self._pieces_key: bytes | None = None
         self._pieces_text = False
+        # The incomplete UTF-8 character at the end of the text gathered.
+        self._pieces_utf8 = b""
         # The opcode of the fragmented message being sent, None between.
         self._send_opcode: Opcode | None = None
 
@@ -811,24 +799,16 @@ class Protocol:
             chunk = apply_mask(buf[start + checked : size], key)
         else:
             chunk = bytes(buf[start + checked : size])
-        self._validate_partial_text(chunk)
-
-    def _validate_partial_text(self, chunk: BytesLike) -> bool:
-        """Validate the next unmasked piece of a text frame that is still arriving.
-
-        Keeps the decoded characters for :attr:`Frame.text`. Return False
-        when the piece is not valid UTF-8: the connection failed.
-        """
         if self._utf8 is None:
             self._utf8 = _UTF8Decoder()
         try:
+            # The characters decoded are kept for Frame.text.
             self._utf8_parts.append(self._utf8.decode(chunk, False))
             _check_utf8_tail(self._utf8)
         except UnicodeDecodeError as exc:
             self._fail_from_peer(1007, exc)
-            return False
-        self._utf8_checked += len(chunk)
-        return True
+            return
+        self._utf8_checked = checked + len(chunk)
 
     def _start_pieces(
         self, first: int, length: int, buf: BytesLike, start: int, masked: int
@@ -840,6 +820,8 @@ class Protocol:
             self._pieces_key = None
         self._pieces_first = first
         self._pieces_text = self._is_text(first, first & 0x0F)
+        # The incomplete character that ended the previous fragment, if any.
+        self._pieces_utf8 = b"" if self._utf8 is None else self._utf8.getstate()[0]
         self._pieces_length = length
         self._pieces = []
         self._pieces_size = 0
@@ -895,7 +877,10 @@ class Protocol:
     def _add_piece(self, piece: BytesLike) -> bool:
         """Keep one piece of a large payload; validate it if it is text.
 
-        Return False when the piece is not valid UTF-8: the connection failed.
+        Text is validated here without being decoded (§8.1: fail at the
+        read that brings a bad byte), and decoded once, whole, when the
+        frame is complete. Return False when the piece is not valid UTF-8:
+        the connection failed.
         """
         if self._pieces_text:
             key = self._pieces_key
@@ -903,7 +888,10 @@ class Protocol:
                 # The mask continues from where the previous piece ended.
                 shift = self._pieces_size & 3
                 piece = apply_mask(piece, key[shift:] + key[:shift])
-            if not self._validate_partial_text(piece):
+            try:
+                self._pieces_utf8 = check_utf8(self._pieces_utf8, piece)
+            except UnicodeDecodeError as exc:
+                self._fail_from_peer(1007, exc)
                 return False
         assert self._pieces is not None
         self._pieces.append(piece)
