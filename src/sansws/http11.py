@@ -362,7 +362,19 @@ def _max_head_size(max_line: int, max_headers: int) -> int:
 
 
 def _headers_from_h11(fields: Iterable[tuple[bytes, bytes]]) -> Headers:
-    return Headers((name.decode("ascii"), value.decode("latin-1")) for name, value in fields)
+    """Convert h11's fields; refuse what :class:`Headers` refuses (RFC 7230 §3.2).
+
+    h11 lets some control characters through in values (0x0E-0x1F, DEL);
+    :class:`Headers` does not, so that no value it holds can break a line
+    when written out again.
+
+    Raises:
+        InvalidMessage: a field name or value is not acceptable.
+    """
+    try:
+        return Headers((name.decode("ascii"), value.decode("latin-1")) for name, value in fields)
+    except ValueError as exc:
+        raise InvalidMessage(f"invalid header field: {exc}") from None
 
 
 def _next_event(connection: h11.Connection) -> object:
