@@ -82,10 +82,10 @@ def run_fuzzer(target: str, tmp_path: Path, extra_inputs: list[bytes]) -> str:
     output = result.stdout + result.stderr
     crashes = sorted(p.name for p in tmp_path.iterdir() if p.name != "corpus")
     assert result.returncode == 0, f"fuzz_{target} failed, artifacts {crashes}:\n{output[-6000:]}"
-    # libFuzzer's last words: "#N DONE cov: ..." and "Done N runs in S second(s)".
-    done = [line for line in output.splitlines() if "DONE" in line or line.startswith("Done ")]
+    # libFuzzer's last words: "#N DONE cov: ... exec/s: ..." then "Done N runs in S second(s)".
+    done = [line for line in output.splitlines() if "\tDONE " in line or line.startswith("Done ")]
     assert done, output[-3000:]
-    print(f"fuzz_{target}: {done[-1]}")
+    print(f"fuzz_{target}: " + " | ".join(done))
     return output
 
 
