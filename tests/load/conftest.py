@@ -54,8 +54,12 @@ class Hub:
         return self.readline().split()
 
     def stats(self) -> tuple[int, int, int, int]:
-        connections, rss, tasks, fds = map(int, self.ask("stats"))
-        return connections, rss, tasks, fds
+        """(connections, RSS in bytes, asyncio tasks, file descriptors)."""
+        return self.stats_and_blocks()[:4]  # type: ignore[return-value]
+
+    def stats_and_blocks(self) -> tuple[int, ...]:
+        """stats() and the count of blocks live in Python's allocator."""
+        return tuple(map(int, self.ask("stats")))
 
     def stop(self) -> None:
         assert self.process.stdin is not None
