@@ -5,12 +5,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test lint unit conformance clean
+.PHONY: setup demo test lint unit conformance fuzz clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m pip install -q -e ".[test,fuzz]"
 	touch $@
 
 setup: $(VENV)/.installed
@@ -35,6 +35,18 @@ unit: setup
 # Autobahn|Testsuite, every section, both sides (slow: about 20 minutes).
 conformance: setup
 	AUTOBAHN_CASES='*' $(PY) -m pytest -m autobahn tests/autobahn -s
+
+FUZZ_TIME ?= 300
+FUZZ_TARGETS := protocol handshake headers
+
+# Each atheris fuzzer for FUZZ_TIME seconds; new inputs and crashes go to .cache/fuzz/.
+fuzz: setup
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p .cache/fuzz/$$t && \
+	  $(PY) tests/fuzz/fuzz_$$t.py -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 -timeout=10 \
+	    -print_final_stats=1 -artifact_prefix=.cache/fuzz/ .cache/fuzz/$$t tests/fuzz/corpus/$$t \
+	  || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) .cache build dist reports
