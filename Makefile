@@ -7,15 +7,23 @@ PY := $(VENV)/bin/python
 
 .PHONY: setup demo test lint unit conformance fuzz clean
 
-$(VENV)/.installed: pyproject.toml
+$(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[test,fuzz]"
+
+# The package alone (its one dependency is h11), for the demo.
+$(VENV)/.installed-run: pyproject.toml setup.py | $(PY)
+	$(PY) -m pip install -q -e .
 	touch $@
+
+# The package with everything the tests use.
+$(VENV)/.installed: pyproject.toml setup.py | $(PY)
+	$(PY) -m pip install -q -e ".[test,fuzz]"
+	touch $@ $(VENV)/.installed-run
 
 setup: $(VENV)/.installed
 
-demo: setup
+demo: $(VENV)/.installed-run
 	$(PY) examples/demo.py
 
 lint: setup
