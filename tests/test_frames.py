@@ -348,6 +348,11 @@ def test_apply_mask_matches_rfc_definition(data: bytes, key: bytes) -> None:
 # Frame.text ------------------------------------------------------------------
 
 
+def test_frame_fields_are_the_ones_the_scan_kernels_set() -> None:
+    # scan_frames builds frames without __init__: a new field must be set there.
+    assert Frame.__slots__ == ("opcode", "data", "fin", "rsv1", "rsv2", "rsv3", "text")
+
+
 def test_frame_text_is_keyword_only_and_not_compared() -> None:
     frame = Frame(OP_TEXT, b"hi", text="hi")
     assert frame.text == "hi"
