@@ -850,8 +850,9 @@ class Protocol:
             self._add_piece(data)
             return None
         view = memoryview(data)
-        if not self._add_piece(view[:need]):
-            return None
+        # The last piece is validated with the rest when the frame is
+        # decoded, just below: no need to check it on its own.
+        self._add_piece(view[:need], check=False)
         pieces = self._pieces
         assert pieces is not None
         if self._pieces_key is None or self._pieces_text:
@@ -874,13 +875,12 @@ class Protocol:
             return None
         return view[need:]
 
-    def _add_piece(self, piece: BytesLike) -> bool:
-        """Keep one piece of a large payload; validate it if it is text.
+    def _add_piece(self, piece: BytesLike, check: bool = True) -> None:
+        """Keep one piece of a large payload; unmask and validate it if it is text.
 
         Text is validated here without being decoded (§8.1: fail at the
         read that brings a bad byte), and decoded once, whole, when the
-        frame is complete. Return False when the piece is not valid UTF-8:
-        the connection failed.
+        frame is complete. A bad byte fails the connection.
         """
         if self._pieces_text:
             key = self._pieces_key
@@ -888,15 +888,15 @@ class Protocol:
                 # The mask continues from where the previous piece ended.
                 shift = self._pieces_size & 3
                 piece = apply_mask(piece, key[shift:] + key[:shift])
-            try:
-                self._pieces_utf8 = check_utf8(self._pieces_utf8, piece)
-            except UnicodeDecodeError as exc:
-                self._fail_from_peer(1007, exc)
-                return False
+            if check:
+                try:
+                    self._pieces_utf8 = check_utf8(self._pieces_utf8, piece)
+                except UnicodeDecodeError as exc:
+                    self._fail_from_peer(1007, exc)
+                    return
         assert self._pieces is not None
         self._pieces.append(piece)
         self._pieces_size += len(piece)
-        return True
 
     def _reserved_bits(self) -> int:
         bits = 0
