@@ -19,7 +19,15 @@ rules, minimal length encoding, the 63-bit limit, and ``max_size``), so a
 hostile header fails the connection without a byte of its payload buffered.
 A payload is unmasked once, by :func:`~sansws.frames.apply_mask`. Text is
 validated as UTF-8 frame by frame with an incremental decoder, so invalid
-text fails the connection with 1007 at the frame that brings it (§8.1).
+text fails the connection with 1007 at the frame that brings it (§8.1), and
+the decoded text is kept in :attr:`Frame.text <sansws.frames.Frame>`.
+
+Fast paths. Whole messages in one frame, the common case, are taken by
+:func:`~sansws.frames.scan_frames` (compiled when available) whenever no
+extension, debug log or fragmented message needs a decision per frame; it
+stops at the first other frame, which the loop here takes, then hands back.
+A payload of 16 KiB or more that spans reads is kept as the list of reads
+and unmasked once, into the final payload.
 
 Errors. A peer that breaks the protocol never makes :meth:`receive_data`
 raise: the connection fails (§7.1.7) with the RFC's close code, the cause is
