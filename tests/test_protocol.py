@@ -2237,3 +2237,93 @@ def test_failure_while_gathering_is_held() -> None:
     server.release_failure()
     assert server.close_sent is not None
     assert server.close_sent.code == 1007
+
+
+# Pongs held while the I/O layer's writes are paused (RFC 6455 §5.5.3) --------
+
+
+def test_held_pongs_answer_only_the_latest_ping() -> None:
+    protocol = Protocol(SERVER)
+    protocol.hold_pongs(True)
+    for payload in (b"one", b"two", b"three"):
+        protocol.receive_data(from_peer(SERVER, 0x89, payload))
+    # Every Ping is reported, none answered yet.
+    assert [f.data for f in protocol.events_received()] == [b"one", b"two", b"three"]
+    assert protocol.data_to_send() == []
+    protocol.hold_pongs(False)
+    assert protocol.data_to_send() == [unmasked(0x8A, b"three")]
+    # Released: Pings are answered at once again; releasing twice does nothing.
+    protocol.hold_pongs(False)
+    protocol.receive_data(from_peer(SERVER, 0x89, b"four"))
+    assert protocol.data_to_send() == [unmasked(0x8A, b"four")]
+
+
+def test_held_pong_dropped_once_the_stream_is_ended() -> None:
+    protocol = Protocol(SERVER)
+    protocol.hold_pongs(True)
+    protocol.receive_data(from_peer(SERVER, 0x89, b"late"))
+    protocol.receive_eof()
+    assert protocol.data_to_send() == [SEND_EOF]
+    protocol.hold_pongs(False)
+    assert protocol.data_to_send() == []
+
+
+def test_held_pong_sent_while_closing(fixed_key: None) -> None:
+    protocol = Protocol(CLIENT)
+    protocol.send_close(1000)
+    protocol.data_to_send()
+    protocol.hold_pongs(True)
+    protocol.receive_data(from_peer(CLIENT, 0x89, b"p"))
+    protocol.hold_pongs(False)
+    assert protocol.data_to_send() == [masked(0x8A, b"p")]
+
+
+def test_fail_applies_a_held_failure_instead() -> None:
+    protocol = Protocol(SERVER)
+    protocol.hold_failures = True
+    protocol.receive_data(from_peer(SERVER, 0x83))
+    assert protocol.failure_held
+    protocol.fail(1011, "application error")
+    assert not protocol.failure_held
+    close = close_payload(1002, "reserved opcode 3")
+    assert protocol.data_to_send() == [unmasked(0x88, close), SEND_EOF]
+    assert isinstance(protocol.parser_exc, ProtocolError)
+
+
+# max_size and frames that an extension decodes ---------------------------------
+
+
+class Identity(Extension):
+    """Claims RSV1 and passes data through: stands in for compression."""
+
+    name = "identity"
+    reserved_bits = 0x40
+
+    def decode(self, frame: Frame, *, max_size: int | None = None) -> Frame:
+        if max_size is not None and len(frame.data) > max_size:
+            raise PayloadTooBig(f"decoded {len(frame.data)} bytes, room for {max_size}")
+        return Frame(frame.opcode, frame.data, frame.fin)
+
+    def encode(self, frame: Frame) -> Frame:
+        return Frame(frame.opcode, frame.data, frame.fin, rsv1=frame.opcode < 8)
+
+
+@pytest.mark.parametrize(
+    ("wire_length", "failed_at_header"),
+    [(1000, False), (1000 + (1000 >> 10) + 64, False), (1000 + (1000 >> 10) + 65, True)],
+)
+def test_encoded_frame_may_exceed_max_size_by_the_encoding_bound(
+    wire_length: int, failed_at_header: bool
+) -> None:
+    """An extension's frame is bounded on the wire by max_size plus deflate's expansion."""
+    protocol = Protocol(SERVER, max_size=1000)
+    protocol.extensions = [Identity()]
+    frame = from_peer(SERVER, 0xC2, b"x" * wire_length)
+    # Only the header: a frame past the bound fails before its payload.
+    protocol.receive_data(frame[:8])
+    assert (protocol.state is CLOSING) is failed_at_header
+    if not failed_at_header:
+        protocol.receive_data(frame[8:])
+        # The decoded size is what max_size bounds.
+        assert (protocol.state is CLOSING) is (wire_length > 1000)
+    assert isinstance(protocol.parser_exc, PayloadTooBig) is (wire_length > 1000)

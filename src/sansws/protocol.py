@@ -173,6 +173,16 @@ if hasattr(os, "register_at_fork"):  # pragma: no branch - absent only on Window
     os.register_at_fork(after_in_child=_mask_key_pool.clear)
 
 
+def _encoded_bound(size: int) -> int:
+    """The most bytes an extension may use on the wire for ``size`` bytes of data.
+
+    Deflate stores incompressible data in blocks of at most 64 KiB with 5
+    bytes of framing each (RFC 1951 §3.2.4); one byte per 1 KiB, plus a
+    constant for the block headers and the flush, covers that with room.
+    """
+    return size + (size >> 10) + 64
+
+
 class Protocol:
     """Sans-I/O implementation of a WebSocket connection (RFC 6455).
 
@@ -227,6 +237,8 @@ class Protocol:
         #: :meth:`release_failure`, see there.
         self.hold_failures = False
         self._held_failure: tuple[int, Exception] | None = None
+        self._pongs_held = False
+        self._pending_pong: bytes | None = None
 
         self._buffer = bytearray()
         self._eof_received = False
@@ -451,6 +463,9 @@ class Protocol:
     def send_ping(self, data: BytesLike) -> None:
         """Send a Ping frame (RFC 6455 §5.5.2). Allowed while OPEN or CLOSING.
 
+        Args:
+            data: the payload, at most 125 bytes; the Pong echoes it.
+
         Raises:
             ProtocolError: the payload is longer than 125 bytes.
             InvalidState: the connection is neither OPEN nor CLOSING, or the
@@ -460,6 +475,9 @@ class Protocol:
 
     def send_pong(self, data: BytesLike) -> None:
         """Send a Pong frame (RFC 6455 §5.5.3). Allowed while OPEN or CLOSING.
+
+        Args:
+            data: the payload, at most 125 bytes.
 
         Raises:
             ProtocolError: the payload is longer than 125 bytes.
@@ -486,6 +504,11 @@ class Protocol:
         close = Close(code, reason)
         if code != CloseCode.ABNORMAL_CLOSURE:
             close.check()
+        if self._held_failure is not None:
+            # The peer broke the protocol first: that failure's code is the
+            # one that must reach it.
+            self.release_failure()
+            return
         if self._state is OPEN:
             if code != CloseCode.ABNORMAL_CLOSURE:
                 self._send_frame(OP_CLOSE, close.serialize(), True)
@@ -494,6 +517,27 @@ class Protocol:
         if self.side is SERVER and not self.eof_sent:
             self.send_eof()
         self._discard_input()
+
+    def hold_pongs(self, hold: bool) -> None:
+        """Hold or release the automatic answers to Pings (RFC 6455 §5.5.3).
+
+        An I/O layer holds them while its write buffer is over its limit.
+        Pings received meanwhile are still reported as events, but only the
+        most recent one is answered, when the pongs are released; §5.5.3
+        allows answering only the latest of several Pings. Without this, a
+        peer that sends Pings and never reads makes the output grow by one
+        Pong per Ping.
+
+        After releasing, call :meth:`data_to_send`.
+
+        Args:
+            hold: True to hold the answers, False to release them.
+        """
+        self._pongs_held = hold
+        if not hold and self._pending_pong is not None:
+            payload, self._pending_pong = self._pending_pong, None
+            if not self.eof_sent and (self._state is OPEN or self._state is CLOSING):
+                self._send_frame(OP_PONG, payload, True)
 
     @property
     def failure_held(self) -> bool:
@@ -735,7 +779,14 @@ class Protocol:
                         PayloadTooBig(f"frame of {length} bytes exceeds {max_fragment}"),
                     )
                     return
-                if max_message is not None and self._recv_size + length > max_message:
+                if (
+                    max_message is not None
+                    and self._recv_size + length > max_message
+                    # An extension's frame (RSV bit set) is checked after
+                    # decoding; on the wire it may exceed the message by
+                    # what compression adds to incompressible data.
+                    and (not first & 0x70 or length > _encoded_bound(max_message - self._recv_size))
+                ):
                     self._fail_from_peer(
                         1009,
                         PayloadTooBig(
@@ -938,8 +989,12 @@ class Protocol:
         if opcode is OP_PING:
             self._events.append(frame)
             # §5.5.2: answer with the same payload, unless the stream is
-            # already half-closed on our side.
-            if not self.eof_sent:
+            # already half-closed on our side. While pongs are held, only
+            # the latest Ping will be answered (§5.5.3 allows it), so a
+            # peer that pings without reading cannot grow our output.
+            if self._pongs_held:
+                self._pending_pong = frame.data
+            elif not self.eof_sent:
                 self._send_frame(OP_PONG, frame.data, True)
             return True
         if opcode is OP_PONG:

@@ -52,12 +52,6 @@ def test_fuzz_handshake_crash_control_character() -> None:
     fuzz_handshake.TestOneInput(HANDSHAKE_CRASH)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="max_size is checked against the compressed length of a frame before it is "
-    "inflated, so a message of max_size bytes or less that does not compress fails "
-    "with 1009; the docs say max_size counts the message after decompression",
-)
 def test_incompressible_message_within_max_size_is_accepted() -> None:
     client = Protocol(CLIENT)
     server = Protocol(SERVER, max_size=1000)

@@ -528,9 +528,14 @@ class Connection(ConnectionStatus, asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self._write_paused = True
+        # A peer that pings and never reads would otherwise grow the write
+        # buffer by one Pong per Ping: the core answers only the latest.
+        self.protocol.hold_pongs(True)
 
     def resume_writing(self) -> None:
         self._write_paused = False
+        self.protocol.hold_pongs(False)
+        self._send_data()
         waiter = self._drain_waiter
         self._drain_waiter = None
         if waiter is not None and not waiter.done():
