@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test lint unit conformance fuzz clean
+.PHONY: setup demo test lint unit conformance fuzz hostile load clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,14 @@ unit: setup
 # Autobahn|Testsuite, every section, both sides (slow: about 20 minutes).
 conformance: setup
 	AUTOBAHN_CASES='*' $(PY) -m pytest -m autobahn tests/autobahn -s
+
+# Hostile peers against the asyncio and threaded servers (about 30 s).
+hostile: setup
+	$(PY) -m pytest tests/hostile -rxX
+
+# Load and soak at full scale: 10,000 connections, a 5-minute soak (about 6 minutes).
+load: setup
+	LOAD_SCALE=full $(PY) -m pytest tests/load -s -rs
 
 FUZZ_TIME ?= 300
 FUZZ_TARGETS := protocol handshake headers

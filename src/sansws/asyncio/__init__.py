@@ -7,6 +7,7 @@ Migrating from websockets is a change of import::
 
 from __future__ import annotations
 
+from .broadcast import broadcast
 from .client import ClientConnection, connect, unix_connect
 from .connection import Connection
 from .server import Server, ServerConnection, serve, unix_serve
@@ -16,6 +17,7 @@ __all__ = [
     "Connection",
     "Server",
     "ServerConnection",
+    "broadcast",
     "connect",
     "serve",
     "unix_connect",
