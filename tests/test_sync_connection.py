@@ -20,6 +20,7 @@ from sansws.exceptions import (
     ConcurrencyError,
     ConnectionClosedError,
     ConnectionClosedOK,
+    InvalidMessage,
     InvalidStatus,
 )
 from sansws.protocol import CLOSED, OPEN
@@ -481,6 +482,47 @@ def test_server_drops_a_client_that_never_sends_its_request() -> None:
         port = int(uri.rsplit(":", 1)[1].strip("/"))
         with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
             assert sock.recv(10) == b""
+
+
+def test_server_answers_a_request_it_cannot_read_at_once() -> None:
+    # The core refuses a header flood by itself (431), with no Request event:
+    # the answer goes out at once, not at open_timeout, and the server reads
+    # on until the client's end of stream.
+    with running(open_timeout=30) as (_, uri):
+        port = int(uri.rsplit(":", 1)[1].strip("/"))
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+            start = time.monotonic()
+            sock.sendall(b"GET / HTTP/1.1\r\n" + b"X-H: v\r\n" * 10_000)
+            assert read_head(sock).startswith(b"HTTP/1.1 431 ")
+            assert time.monotonic() - start < 5
+            sock.shutdown(socket.SHUT_WR)
+            while sock.recv(65536):
+                pass
+
+
+def test_client_raises_at_once_on_a_response_it_cannot_read() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    peers: list[socket.socket] = []
+
+    def run() -> None:
+        sock, _ = listener.accept()
+        peers.append(sock)
+        read_head(sock)
+        sock.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+        sock.recv(1)  # the client's end of stream
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        start = time.monotonic()
+        with pytest.raises(InvalidMessage):
+            connect(f"ws://127.0.0.1:{listener.getsockname()[1]}/", open_timeout=30)
+        assert time.monotonic() - start < 5
+    finally:
+        thread.join()
+        for sock in peers:
+            sock.close()
+        listener.close()
 
 
 def test_unix_socket(tmp_path: Any) -> None:

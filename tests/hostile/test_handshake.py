@@ -77,22 +77,10 @@ CASES = {
 }
 
 
-SYNC_REFUSAL_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="sansws.sync bug: when the core refuses a request by itself (414, 431), "
-    "Connection._read_handshake never writes data_to_send() and keeps reading until "
-    "open_timeout, then closes the socket without an answer",
-)
-
-
 @pytest.mark.parametrize("case", CASES)
-def test_oversized_handshake_is_refused_in_linear_time(
-    server: StartServer, case: str, request: pytest.FixtureRequest
-) -> None:
+def test_oversized_handshake_is_refused_in_linear_time(server: StartServer, case: str) -> None:
     raw, expected = CASES[case]
     srv = server("echo", compression="deflate", open_timeout=2.0)
-    if srv.kind == "sync" and expected in (414, 431):
-        request.applymarker(SYNC_REFUSAL_BUG)
     status, elapsed = answer(srv, raw)
     print(f"{case}: {len(raw)} bytes -> {status} in {elapsed:.3f} s")
     assert status == expected

@@ -40,7 +40,12 @@ from types import TracebackType
 from typing import Any, cast
 
 from ..assembly import Data, MessageAssembler
-from ..exceptions import ConcurrencyError, ConnectionClosedOK, InvalidMessage
+from ..exceptions import (
+    ConcurrencyError,
+    ConnectionClosedOK,
+    InvalidHandshake,
+    InvalidMessage,
+)
 from ..frames import OP_BINARY, OP_CONT, OP_PONG, OP_TEXT, CloseCode, Frame
 from ..keepalive import Keepalive, PingTracker
 from ..opening import MaxQueue, water_marks
@@ -53,7 +58,7 @@ from ..outgoing import (
     split_eof,
     start_closing,
 )
-from ..protocol import CLOSED, OPEN, Protocol
+from ..protocol import CLIENT, CLOSED, OPEN, Protocol
 from ..status import ConnectionStatus
 
 __all__ = ["Connection", "PongWaiter"]
@@ -548,18 +553,35 @@ class Connection(ConnectionStatus):
     def _read_handshake(self, deadline: float | None) -> object:
         """Read until the core gives the Request or Response; return it.
 
+        When the core refuses the peer's message by itself (a server's 400,
+        414 or 431 to a request it cannot read, a client's unreadable
+        response), no event comes: its answer is written at once. A client
+        then raises; a server reads on, discarding, until the peer's end of
+        stream, so that unread bytes do not make the kernel reset the
+        connection before the peer reads the answer.
+
         Raises:
             TimeoutError: ``deadline`` passed.
-            InvalidMessage: the peer closed the connection first.
+            InvalidHandshake: the core refused the peer's message, or the
+                peer closed the connection first (:exc:`InvalidMessage`).
         """
+        refused = False
         while True:
             events = self.protocol.events_received()
             if events:
                 with self._mutex:
                     self._process_events_locked(events[1:])
                 return events[0]
+            exc = self.protocol.handshake_exc
+            if exc is not None and not refused:
+                refused = True
+                self._send_handshake()
+                if self.protocol.side is CLIENT and isinstance(exc, InvalidHandshake):
+                    raise exc
             if self.protocol.state is CLOSED:
-                raise InvalidMessage("connection closed during the opening handshake")
+                if isinstance(exc, InvalidHandshake):
+                    raise exc
+                raise InvalidMessage("connection closed during the opening handshake") from exc
             if deadline is not None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import ConnectionClosed, InvalidMessage
+from ..exceptions import ConnectionClosed, InvalidHandshake
 from ..frames import CloseCode
 from ..http11 import Request, Response
 from ..opening import SERVER, LoggerLike, MaxQueue, ServerSetup, run_hooks, server_response
@@ -195,7 +195,7 @@ class Server:
                     raise ConnectionAbortedError("server is shutting down")
                 self.connections.add(connection)
             request = connection._read_handshake(deadline)
-        except (OSError, InvalidMessage) as exc:
+        except (OSError, InvalidHandshake) as exc:
             # TimeoutError is an OSError.
             self.logger.info("! opening handshake failed: %s", exc)
             if connection is not None:
