@@ -588,6 +588,56 @@ def test_backpressure_pauses_reading() -> None:
         assert not server_ws._assembler.paused
 
 
+def test_ping_flood_while_a_send_is_blocked_stays_bounded() -> None:
+    # The handler is stuck in send() on a peer that never reads, so the
+    # reader cannot write its Pongs; that peer floods Pings. The output owed
+    # to it must stay bounded: only the latest Ping is answered meanwhile.
+    connections: list[ServerConnection] = []
+    sends = [0]
+
+    def flood(ws: ServerConnection) -> None:
+        connections.append(ws)
+        with contextlib.suppress(ConnectionClosedError):
+            while True:
+                ws.send(b"\x00" * 65536)
+                sends[0] += 1
+
+    def owed(ws: ServerConnection) -> int:
+        with ws._mutex:
+            chunks = ws._pending + ws.protocol._output
+            return sum(len(chunk) for chunk in chunks)
+
+    with running(flood, ping_interval=None) as (_, uri):
+        port = int(uri.rsplit(":", 1)[1].strip("/"))
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(20)
+        sock.connect(("127.0.0.1", port))
+        try:
+            sock.sendall(
+                b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                b"Sec-WebSocket-Version: 13\r\n\r\n"
+            )
+            assert read_head(sock).startswith(b"HTTP/1.1 101")
+            # Wait until send() blocks: its count stops moving.
+            previous = -1
+            while sends[0] != previous:
+                previous = sends[0]
+                time.sleep(0.5)
+            server_ws = connections[0]
+            pings = masked_frame(0x9, b"p" * 125) * 1000
+            for _ in range(100):  # 100,000 Pings, 13 MB
+                sock.sendall(pings)
+            time.sleep(0.2)  # let the reader handle what it read
+            assert server_ws._write_lock.locked()  # send() is still blocked
+            # At most the Pongs of the read that found the writer busy.
+            assert owed(server_ws) <= 2 * 65536, owed(server_ws)
+        finally:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()
+
+
 @pytest.mark.parametrize("side", ["client", "server"])
 def test_keepalive_detects_a_dead_peer(side: str) -> None:
     options: dict[str, Any] = {"ping_interval": 0.1, "ping_timeout": 0.1, "close_timeout": 0.2}

@@ -26,7 +26,10 @@ is the backpressure). The reader and the timer only *try* to take it: when
 another thread holds it, that thread writes their bytes before releasing it
 (the release happens under ``_mutex``, so no byte is stranded). The reader
 therefore never waits behind an application write, and a peer that stops
-reading cannot stop us from reading its Close frame.
+reading cannot stop us from reading its Close frame. Meanwhile the core
+holds its Pongs (``hold_pongs``), answering only the latest Ping once the
+holder is done, so a peer that pings and never reads cannot grow
+``_pending`` a Pong per Ping.
 """
 
 from __future__ import annotations
@@ -158,6 +161,9 @@ class Connection(ConnectionStatus):
         # Serializes send(): a fragmented message is never interleaved.
         self._send_lock = threading.Lock()
         self._pending: list[bytes] = []
+        # Set while a thread that could not take _write_lock left bytes to
+        # its holder: the core holds its Pongs meanwhile.
+        self._pongs_held = False
         self._assembler = MessageAssembler(*water_marks(max_queue))
         self._reading = False
         self._waiting = False
@@ -485,7 +491,18 @@ class Connection(ConnectionStatus):
             self._pending.extend(data)
         if self.protocol.state is not OPEN and self.protocol.close_expected():
             self._arm_close_timer_locked()
-        return bool(self._pending) and self._write_lock.acquire(blocking=False)
+        if not self._pending:
+            return False
+        if self._write_lock.acquire(blocking=False):
+            return True
+        if not self._pongs_held:
+            # The holder may be stuck in sendall() on a peer that does not
+            # read: if that peer pings, only the latest Ping is answered
+            # until the holder is done, so _pending cannot grow a Pong per
+            # Ping (RFC 6455 §5.5.3). _flush_and_release lets them go.
+            self._pongs_held = True
+            self.protocol.hold_pongs(True)
+        return False
 
     def _flush_and_release(self) -> bool:
         """Write every pending chunk, then release _write_lock.
@@ -496,6 +513,12 @@ class Connection(ConnectionStatus):
         ok = True
         while True:
             with self._mutex:
+                if self._pongs_held:
+                    # The reader could not write meanwhile: answer the
+                    # latest Ping now.
+                    self._pongs_held = False
+                    self.protocol.hold_pongs(False)
+                    self._pending.extend(self.protocol.data_to_send())
                 chunks = self._pending
                 if not chunks or not ok:
                     self._pending = []
