@@ -88,4 +88,12 @@ def test_sphinx_build_has_no_warnings(tmp_path: pathlib.Path) -> None:
     )
     assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
     assert "WARNING" not in result.stderr, result.stderr
-    assert (tmp_path / "html" / "reference" / "protocol.html").exists()
+    html = tmp_path / "html"
+    assert (html / "reference" / "protocol.html").exists()
+    assert (html / "conformance.html").exists()
+    # The reference pages are generated from the docstrings, not written by hand.
+    sync_page = (html / "reference" / "sync.html").read_text(encoding="utf-8")
+    assert 'id="sansws.sync.server.Server.serve_forever"' in sync_page
+    assert 'id="sansws.sync.connection.PongWaiter"' in sync_page
+    asyncio_page = (html / "reference" / "asyncio.html").read_text(encoding="utf-8")
+    assert 'id="sansws.asyncio.broadcast"' in asyncio_page
