@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import importlib
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -13,9 +14,11 @@ from unittest import mock
 import pytest
 
 from sansws.asyncio import ClientConnection, ServerConnection, connect, serve
-from sansws.asyncio import broadcast as broadcast_module
 from sansws.asyncio.broadcast import broadcast
 from sansws.extensions.permessage_deflate import ClientPerMessageDeflateFactory
+
+# The module, not the function of the same name that sansws.asyncio exports.
+broadcast_module = importlib.import_module("sansws.asyncio.broadcast")
 
 TIMEOUT = 20  # guards hangs only
 
