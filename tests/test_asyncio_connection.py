@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -13,19 +14,21 @@ import pytest
 
 from sansws.asyncio import (
     ClientConnection,
+    Connection,
     ServerConnection,
     connect,
     serve,
     unix_connect,
     unix_serve,
 )
+from sansws.asyncio.messages import MessageQueue
 from sansws.exceptions import (
     ConcurrencyError,
     ConnectionClosedError,
     ConnectionClosedOK,
     InvalidStatus,
 )
-from sansws.protocol import CLOSED, OPEN
+from sansws.protocol import CLOSED, OPEN, Protocol
 
 TIMEOUT = 20  # guards hangs only
 
@@ -410,6 +413,62 @@ async def test_connection_properties() -> None:
         assert ws.response.status_code == 101
         assert ws.request.path == "/"
         assert ws.subprotocol is None
+
+
+def test_closed_connections_are_freed_without_the_cyclic_gc() -> None:
+    # Connections that end in various ways leave no reference cycle (the
+    # queue's callbacks, the select_subprotocol hook, ping waiters, timers),
+    # and what users read after close stays readable.
+    async def handler(ws: ServerConnection) -> None:
+        message = await ws.recv()
+        if message == "raise":
+            raise RuntimeError("boom")
+        if message == "close":
+            await ws.close(1001, "bye")
+        async for message in ws:
+            await ws.send(message)
+
+    def select(ws: ServerConnection, offered: Any) -> str | None:
+        return offered[0] if offered else None
+
+    closed: list[tuple[Any, ...]] = []
+
+    async def run() -> None:
+        async with running(handler, select_subprotocol=select, ping_interval=0.05) as (_, uri):
+            for first in ["raise", "close", "echo"]:
+                ws = await client(uri, subprotocols=["chat"], ping_interval=0.05)
+                await ws.send(first)
+                waiter = await ws.ping()
+                if first == "echo":
+                    await ws.send(["frag", "ments"])
+                    assert await ws.recv() == "fragments"
+                    await ws.close()
+                with contextlib.suppress(ConnectionClosedOK, ConnectionClosedError):
+                    await ws.recv()
+                with contextlib.suppress(ConnectionClosedOK, ConnectionClosedError):
+                    await waiter
+                closed.append((ws.close_code, ws.close_reason, ws.remote_address[0]))
+            await asyncio.sleep(0.1)
+
+    gc.collect()
+    gc.disable()
+    try:
+        logging.disable(logging.CRITICAL)
+        asyncio.run(asyncio.wait_for(run(), TIMEOUT))
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        ours = [
+            type(obj).__name__
+            for obj in gc.garbage
+            if isinstance(obj, (Connection, Protocol, MessageQueue))
+        ]
+    finally:
+        logging.disable(logging.NOTSET)
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert ours == []
+    assert closed == [(1011, "", "127.0.0.1"), (1001, "bye", "127.0.0.1"), (1000, "", "127.0.0.1")]
 
 
 @async_test

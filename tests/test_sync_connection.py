@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import gc
 import hashlib
 import logging
 import re
@@ -11,6 +12,7 @@ import socket
 import struct
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -536,6 +538,48 @@ def test_unix_socket(tmp_path: Any) -> None:
             assert ws.recv() == "over unix"
         server.shutdown()
         thread.join()
+
+
+def test_closed_connections_are_freed_without_the_cyclic_gc() -> None:
+    refs: list[weakref.ref[Any]] = []
+
+    def handler(ws: ServerConnection) -> None:
+        refs.extend([weakref.ref(ws), weakref.ref(ws.protocol)])
+        if ws.recv() == "raise":
+            raise RuntimeError("boom")
+        for message in ws:
+            ws.send(message)
+
+    def select(ws: ServerConnection, offered: Any) -> str | None:
+        return offered[0] if offered else None
+
+    closed: list[tuple[Any, ...]] = []
+    gc.disable()
+    # A log record of the handler's crash would keep its traceback's frames.
+    logging.disable(logging.CRITICAL)
+    try:
+        with running(handler, select_subprotocol=select, ping_interval=0.05) as (_, uri):
+            for first in ["raise", "echo"]:
+                ws = client(uri, subprotocols=["chat"], ping_interval=0.05)
+                refs.extend([weakref.ref(ws), weakref.ref(ws.protocol)])
+                ws.send(first)
+                waiter = ws.ping()
+                if first == "echo":
+                    ws.send(["frag", "ments"])
+                    assert ws.recv() == "fragments"
+                    ws.close()
+                with contextlib.suppress(ConnectionClosedOK, ConnectionClosedError):
+                    ws.recv()
+                waiter.wait(20)
+                closed.append((ws.close_code, ws.remote_address[0]))
+                del ws, waiter
+        alive = [type(ref()).__name__ for ref in refs if ref() is not None]
+    finally:
+        logging.disable(logging.NOTSET)
+        gc.enable()
+    assert len(refs) == 8
+    assert alive == []
+    assert closed == [(1011, "127.0.0.1"), (1000, "127.0.0.1")]
 
 
 # Limits: backpressure, keepalive, time-outs, held failures.

@@ -26,7 +26,7 @@ import http
 import logging
 import sys
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Union
 
 from . import __version__
 from .client import ClientProtocol
@@ -58,7 +58,8 @@ USER_AGENT = _VERSION
 #: The default ``Server`` header of servers.
 SERVER = _VERSION
 
-LoggerLike = logging.Logger | logging.LoggerAdapter[Any] | str | None
+# A string for LoggerAdapter[Any]: it is subscriptable at run time only from 3.11.
+LoggerLike = Union[logging.Logger, "logging.LoggerAdapter[Any]", str, None]
 MaxQueue = int | tuple[int | None, int | None] | None
 HeadersLike = Mapping[str, str] | Iterable[tuple[str, str]]
 MaxSize = int | tuple[int | None, int | None] | None
@@ -273,6 +274,11 @@ def server_response(
             http.HTTPStatus.INTERNAL_SERVER_ERROR,
             "Failed to open a WebSocket connection.\nSee server log for more information.\n",
         )
+    finally:
+        # Needed only by accept(): ServerSetup's wrapper refers to the
+        # connection, which refers to the protocol, a reference cycle that
+        # would keep the closed connection for the cyclic GC.
+        protocol.select_subprotocol = None
     return response
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import gc
 
-import pytest
-
 from sansws.asyncio import Connection, ServerConnection, connect, serve
 from sansws.asyncio.messages import MessageQueue
 from sansws.protocol import Protocol
@@ -35,12 +33,6 @@ async def open_and_close(count: int) -> None:
         await asyncio.sleep(0.2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sansws bug: each closed asyncio connection is a reference cycle (Connection -> "
-    "MessageQueue -> bound methods of the Connection, among others), about 64 objects a "
-    "side, sockets and Futures included, freed only by the cyclic GC",
-)
 def test_closed_connections_leave_no_cyclic_garbage() -> None:
     gc.collect()
     gc.disable()

@@ -19,6 +19,10 @@ from ..frames import Frame
 __all__ = ["MessageQueue"]
 
 
+def _nothing() -> None:
+    """What the callbacks of a closed queue do."""
+
+
 class MessageQueue:
     """Data frames in, messages or fragments out, with backpressure.
 
@@ -85,8 +89,14 @@ class MessageQueue:
             waiter.set_result(None)
 
     def close(self) -> None:
-        """Mark the end of the stream: readers drain the queue, then stop."""
+        """Mark the end of the stream: readers drain the queue, then stop.
+
+        The callbacks are dropped: they are the connection's bound methods,
+        and keeping them would leave the connection in a reference cycle
+        for the cyclic GC. Nothing is left for them to do.
+        """
         self._closed = True
+        self._pause = self._resume = self._idle = _nothing
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
