@@ -6,6 +6,7 @@ import pytest
 
 from sansws.assembly import MessageAssembler
 from sansws.frames import OP_BINARY, OP_CONT, OP_TEXT, Frame
+from sansws.protocol import CLIENT, Protocol
 
 
 def test_single_frame_messages() -> None:
@@ -108,3 +109,81 @@ def test_default_low_water_mark_and_no_limit() -> None:
 def test_invalid_water_marks(high: int, low: int | None) -> None:
     with pytest.raises(ValueError):
         MessageAssembler(high, low)
+
+
+# Frame.text: the core's decoded text is used, not decoded again.
+
+
+def text_frames(message: str, cuts: list[int]) -> list[Frame]:
+    """The frames a Protocol delivers for ``message`` split at byte offsets ``cuts``."""
+    protocol = Protocol(CLIENT)
+    data = message.encode()
+    bounds = [0, *cuts, len(data)]
+    wire = b""
+    for i in range(len(bounds) - 1):
+        opcode = 0x1 if i == 0 else 0x0
+        fin = 0x80 if i == len(bounds) - 2 else 0
+        payload = data[bounds[i] : bounds[i + 1]]
+        assert len(payload) < 126
+        wire += bytes([fin | opcode, len(payload)]) + payload
+    protocol.receive_data(wire)
+    frames = protocol.events_received()
+    assert all(isinstance(frame, Frame) and frame.text is not None for frame in frames)
+    return frames  # type: ignore[return-value]
+
+
+def test_text_of_the_frames_is_used() -> None:
+    assembler = MessageAssembler()
+    # A text that differs from the payload shows which one is used.
+    assembler.put(Frame(OP_TEXT, b"payload", text="text"))
+    assembler.put(Frame(OP_TEXT, b"pay", fin=False, text="te"))
+    assembler.put(Frame(OP_CONT, b"load", text="xt"))
+    assert assembler.get_message() == "text"
+    assert assembler.get_message() == "text"
+    assembler.put(Frame(OP_TEXT, b"pay", fin=False, text="te"))
+    assembler.put(Frame(OP_CONT, b"load", text="xt"))
+    assert assembler.get_fragment() == ("te", False)
+    assert assembler.get_fragment() == ("xt", True)
+    # decode=False still gives the payload.
+    assembler.put(Frame(OP_TEXT, b"payload", text="text"))
+    assert assembler.get_message(decode=False) == b"payload"
+    assembler.put(Frame(OP_TEXT, b"pay", fin=False, text="te"))
+    assembler.put(Frame(OP_CONT, b"load", text="xt"))
+    assert assembler.get_message(decode=False) == b"payload"
+
+
+def test_frames_without_text_are_decoded() -> None:
+    assembler = MessageAssembler()
+    # One fragment has text, one has not: the payload is decoded.
+    assembler.put(Frame(OP_TEXT, b"a", fin=False, text="a"))
+    assembler.put(Frame(OP_CONT, "é".encode()))
+    assert assembler.get_message() == "aé"
+    assembler.put(Frame(OP_BINARY, "é".encode()))
+    assert assembler.get_message(decode=True) == "é"
+
+
+@pytest.mark.parametrize("cuts", [[], [1], [2], [1, 2, 3], [3, 7]])
+def test_messages_from_the_core_split_inside_characters(cuts: list[int]) -> None:
+    message = "aé€😀b"
+    assembler = MessageAssembler(high=None)
+    for frame in text_frames(message, cuts):
+        assembler.put(frame)
+    assert assembler.get_message() == message
+    for frame in text_frames(message, cuts):
+        assembler.put(frame)
+    fragments = []
+    while (item := assembler.get_fragment()) is not None:
+        fragments.append(item[0])
+    assert "".join(fragments) == message  # type: ignore[arg-type]
+    # get_message() interrupted, then get_fragment() for the rest.
+    frames = text_frames(message, cuts)
+    for frame in frames[:-1]:
+        assembler.put(frame)
+    assert assembler.get_message() is None
+    if len(frames) > 1:
+        first = assembler.get_fragment()
+        assert first is not None
+        assembler.put(frames[-1])
+        last = assembler.get_fragment()
+        assert last is not None
+        assert first[0] + last[0] == message  # type: ignore[operator]

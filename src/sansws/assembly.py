@@ -17,13 +17,20 @@ message that a reader has started to collect is moved out of the queue as it
 arrives, so a fragmented message can never stall the queue: its size is
 bounded by ``max_size`` in the core instead.
 
-The core validates UTF-8 as text fragments arrive (§8.1), so decoding here
-cannot fail for a Text message. Python has no way to build a ``str`` from
-bytes without checking them again, so the cheapest path is chosen by
-measurement: one ``bytes.join`` and one ``decode`` for small fragments, and
-an incremental decoder over the fragments when they are large, where it
-avoids copying the whole message once more (about twice as fast above
-16 KiB per fragment for non-ASCII text, the same for ASCII).
+The core validates UTF-8 as text fragments arrive (§8.1) and keeps what it
+decoded in :attr:`Frame.text <sansws.frames.Frame>`: the whole message for a
+single frame, the characters completed by each fragment otherwise. So Text
+is not decoded here a second time: a single-frame message is its
+``frame.text``, a fragmented one the join of its frames' ``text``, and
+:meth:`~MessageAssembler.get_fragment` hands out each frame's ``text``.
+
+Frames built elsewhere have no ``text``; then, and for Binary messages read
+with ``decode=True``, the payload is decoded here. Python has no way to build
+a ``str`` from bytes without checking them again, so the cheapest path is
+chosen by measurement: one ``bytes.join`` and one ``decode`` for small
+fragments, and an incremental decoder over the fragments when they are
+large, where it avoids copying the whole message once more (about twice as
+fast above 16 KiB per fragment for non-ASCII text, the same for ASCII).
 
 This module imports nothing from asyncio or threading: the asyncio and the
 threaded layers share it.
@@ -79,6 +86,7 @@ class MessageAssembler:
         "_paused",
         "_streaming",
         "_text",
+        "_texts",
     )
 
     def __init__(self, high: int | None = 16, low: int | None = None) -> None:
@@ -92,6 +100,8 @@ class MessageAssembler:
         self._frames: deque[Frame] = deque()
         # Fragments of the message being collected by get_message().
         self._parts: list[bytes] = []
+        # Their Frame.text, None for frames without one.
+        self._texts: list[str | None] = []
         # Whether the message at the head of the queue is Text.
         self._text = False
         # True between the first and the last fragment given by get_fragment().
@@ -164,12 +174,14 @@ class MessageAssembler:
         """
         frames = self._frames
         parts = self._parts
+        texts = self._texts
         while frames:
             frame = frames.popleft()
             if not parts:
                 self._start(frame)
             if not frame.fin:
                 parts.append(frame.data)
+                texts.append(frame.text)
                 continue
             if decode is None:
                 decode = self._text
@@ -178,15 +190,23 @@ class MessageAssembler:
                 pending = self._decoder.getstate()[0]
                 if pending:
                     parts.insert(0, pending)
+                    texts.insert(0, None)
                 self._decoder = None
             self._streaming = False
             if not parts:
-                return frame.data.decode() if decode else frame.data
+                if not decode:
+                    return frame.data
+                text = frame.text
+                return frame.data.decode() if text is None else text
             parts.append(frame.data)
+            texts.append(frame.text)
             self._parts = []
-            if decode:
+            self._texts = []
+            if not decode:
+                return b"".join(parts)
+            if None in texts:
                 return _decode(parts)
-            return b"".join(parts)
+            return "".join(texts)  # type: ignore[arg-type]
         return None
 
     def get_fragment(self, decode: bool | None = None) -> tuple[Data, bool] | None:
@@ -208,13 +228,16 @@ class MessageAssembler:
             # get_message() was interrupted half-way through a message:
             # hand out what it collected as one fragment.
             data = b"".join(self._parts)
+            texts = self._texts
+            text = None if None in texts else "".join(texts)  # type: ignore[arg-type]
             self._parts = []
+            self._texts = []
             fin = False
         elif self._frames:
             frame = self._frames.popleft()
             if not self._streaming:
                 self._start(frame)
-            data, fin = frame.data, frame.fin
+            data, fin, text = frame.data, frame.fin, frame.text
         else:
             return None
         self._streaming = not fin
@@ -224,6 +247,9 @@ class MessageAssembler:
             if fin:
                 self._decoder = None
             return data, fin
+        if text is not None and self._decoder is None:
+            # Decoded by the core already, whole characters only.
+            return text, fin
         if self._decoder is None:
             self._decoder = _utf8_decoder()
         text = self._decoder.decode(data, fin)
