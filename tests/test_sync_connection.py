@@ -35,6 +35,7 @@ from sansws.sync import (
     unix_connect,
     unix_serve,
 )
+from sansws.sync.connection import COALESCE_LIMIT, _coalesce
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -732,3 +733,16 @@ def test_held_failure_lets_the_echo_out_before_1002() -> None:
             assert opcode == 0x8 and payload[:2] == struct.pack("!H", 1002)
         finally:
             sock.close()
+
+
+def test_small_chunks_are_joined_into_one_write() -> None:
+    big = b"b" * COALESCE_LIMIT
+    assert _coalesce([]) == []
+    assert _coalesce([b"x"]) == [b"x"]
+    # A header and its payload, then a burst of small frames.
+    assert _coalesce([b"h", b"p" * 5000, b"s", b"t"]) == [b"h" + b"p" * 5000 + b"st"]
+    # A large chunk is written as it is, between the runs around it.
+    assert _coalesce([b"h", big, b"s", b"t"]) == [b"h", big, b"st"]
+    # A run never goes over the limit.
+    half = b"c" * (COALESCE_LIMIT // 2 + 1)
+    assert _coalesce([half, half, b"x"]) == [half, half + b"x"]

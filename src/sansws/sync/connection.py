@@ -69,6 +69,9 @@ __all__ = ["Connection", "PongWaiter"]
 # Large enough for a full TLS record and for many small frames per call.
 RECV_SIZE = 65536
 
+# Pending chunks are joined into writes of up to this many bytes.
+COALESCE_LIMIT = 65536
+
 
 class PongWaiter(concurrent.futures.Future[float]):
     """What :meth:`Connection.ping` returns: a future of the latency.
@@ -529,7 +532,7 @@ class Connection(ConnectionStatus):
                 self._pending = []
             chunks, eof = split_eof(chunks)
             try:
-                for chunk in chunks:
+                for chunk in _coalesce(chunks):
                     self.socket.sendall(chunk)
                 if eof:
                     self._half_close()
@@ -770,6 +773,36 @@ class Connection(ConnectionStatus):
         else:
             self.protocol.send_ping(keepalive.ping(self._pings, now))
         return self._queue_output_locked()
+
+
+def _coalesce(chunks: list[bytes]) -> list[bytes]:
+    """Join runs of small chunks, so that a sendall() writes each run.
+
+    Frames queued together (a large frame's header and payload, a burst of
+    small messages, the reader's Pongs) then leave in one system call and,
+    with TCP_NODELAY, without a segment each. Chunks of COALESCE_LIMIT bytes
+    or more are written as they are: copying them would cost more than the
+    call saved.
+    """
+    if len(chunks) < 2:
+        return chunks
+    out: list[bytes] = []
+    run: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        if size + len(chunk) > COALESCE_LIMIT:
+            if run:
+                out.append(b"".join(run) if len(run) > 1 else run[0])
+                run = []
+                size = 0
+            if len(chunk) >= COALESCE_LIMIT:
+                out.append(chunk)
+                continue
+        run.append(chunk)
+        size += len(chunk)
+    if run:
+        out.append(b"".join(run) if len(run) > 1 else run[0])
+    return out
 
 
 def _is_plain(sock: socket.socket) -> bool:
