@@ -443,9 +443,19 @@ class BackToBack(RuleBasedStateMachine):
         if not go:
             return
         state_before = side.protocol.state
+        held = side.protocol.failure_held
         side.protocol.fail(code, reason)
         self.collect(side)
-        if state_before is OPEN:
+        assert not side.protocol.failure_held
+        if held:
+            # The peer broke the protocol first: its failure goes out instead,
+            # with the code that error calls for.
+            assert side.protocol.state is CLOSING
+            assert side.protocol.parser_exc is not None
+            assert side.protocol.close_sent is not None
+            assert side.protocol.close_sent.code in (1007, 1009)
+            assert side.sent[-1] == ("close", side.protocol.close_sent.serialize())
+        elif state_before is OPEN:
             assert side.protocol.state is CLOSING
             if code != 1006:
                 assert side.sent[-1] == ("close", struct.pack("!H", code) + reason.encode())
@@ -548,9 +558,9 @@ class BackToBack(RuleBasedStateMachine):
         assert protocol.close_expected() is (state is CLOSING)
         assert (state is CLOSED) is side.eof_delivered
         if protocol.failure_held:
-            # Held while OPEN; fail() by the application does not release it
-            # (it may move to CLOSING), the end of the stream does.
-            assert protocol.hold_failures and state is not CLOSED
+            # Held only while OPEN: fail(), send_close() and the end of the
+            # stream release it.
+            assert protocol.hold_failures and state is OPEN
         if protocol.side is CLIENT and protocol.eof_sent:
             assert state is CLOSED, "the client half-closes only after the server"
         if (
