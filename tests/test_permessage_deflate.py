@@ -547,6 +547,15 @@ def test_client_accepts_response(
     assert ext_state(ext) == expected
 
 
+@pytest.mark.parametrize(("offered", "answered"), [(9, 15), (10, 11), (12, 15), (12, 12), (12, 9)])
+def test_client_keeps_offered_window_when_answer_is_larger(offered: int, answered: int) -> None:
+    # RFC 7692 §7.1.2.2 wants an answer <= the offer; a larger one (Autobahn
+    # 13.4.x answers 15 to every offer) is tolerated by keeping our own limit.
+    factory = ClientPerMessageDeflateFactory(client_max_window_bits=offered)
+    ext = factory.process_response_params([("client_max_window_bits", str(answered))], [])
+    assert ext_state(ext)[3] == min(offered, answered)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "response", "error"),
     [
@@ -554,7 +563,6 @@ def test_client_accepts_response(
         ({"server_max_window_bits": 10}, [], "server_max_window_bits"),
         ({"server_max_window_bits": 10}, [("server_max_window_bits", "11")], "exceeds"),
         ({"client_max_window_bits": None}, [("client_max_window_bits", "10")], "unsolicited"),
-        ({"client_max_window_bits": 10}, [("client_max_window_bits", "11")], "exceeds"),
     ],
 )
 def test_client_refuses_response(

@@ -36,7 +36,10 @@ die() { printf '[autobahn setup] ERROR: %s\n' "$*" >&2; exit 1; }
 wstest_works() {
     # `wstest --autobahnversion` imports autobahntestsuite, autobahn and
     # Twisted, so it fails on a broken or half-installed environment.
-    [ -x "$wstest" ] && "$wstest" --autobahnversion >/dev/null 2>&1
+    # wsaccel is checked too, so that an environment built before it was
+    # pinned gets rebuilt.
+    [ -x "$wstest" ] && "$wstest" --autobahnversion >/dev/null 2>&1 \
+        && "$cache/py27/bin/python" -c 'import wsaccel.xormask' >/dev/null 2>&1
 }
 
 if wstest_works; then

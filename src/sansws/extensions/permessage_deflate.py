@@ -455,10 +455,16 @@ class ClientPerMessageDeflateFactory(ClientExtensionFactory):
                 match the offer: server_no_context_takeover offered but not
                 answered (§7.1.1.1); server_max_window_bits offered but not
                 answered, or answered larger (§7.1.2.1);
-                client_max_window_bits answered though not offered, or
-                larger than offered (§7.1.2.2); or permessage-deflate is
-                already accepted. Its subclasses report a duplicate, unknown
-                or malformed parameter.
+                client_max_window_bits answered though not offered
+                (§7.1.2.2); or permessage-deflate is already accepted. Its
+                subclasses report a duplicate, unknown or malformed parameter.
+
+        A client_max_window_bits answer larger than the value offered is
+        accepted, and the client keeps to the window it offered. §7.1.2.2
+        has the server answer the offered value or a smaller one; a larger
+        answer (Autobahn|Testsuite 13.4.x and 13.6.x answer 15 to any value)
+        only lets the client use a window it has already said it will not
+        use, so keeping the smaller one satisfies both sides.
         """
         _refuse_second(accepted_extensions)
         server_nct, client_nct, server_bits, client_bits = _parse_params(params, response=True)
@@ -477,12 +483,10 @@ class ClientPerMessageDeflateFactory(ClientExtensionFactory):
         if client_bits is not None:
             if offered_client_bits is None:
                 raise NegotiationError("unsolicited client_max_window_bits")
-            if offered_client_bits is not True and client_bits > offered_client_bits:
-                raise NegotiationError(
-                    f"client_max_window_bits={client_bits} exceeds the offered "
-                    f"{offered_client_bits}"
-                )
-            local_bits = int(client_bits)
+            if offered_client_bits is True:
+                local_bits = client_bits
+            else:
+                local_bits = min(client_bits, offered_client_bits)
         elif offered_client_bits is None or offered_client_bits is True:
             local_bits = 15
         else:
