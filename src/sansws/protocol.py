@@ -711,11 +711,12 @@ class Protocol:
         max_message = self.max_message_size
         max_fragment = self.max_fragment_size
         scan = not self.extensions and not self.debug
-        if scan:
-            limit = min(
-                (n for n in (max_message, max_fragment) if n is not None),
-                default=-1,
-            )
+        # The smaller limit, -1 for none; spelt out because min() over a
+        # generator costs about a microsecond on every read.
+        if max_fragment is None or (max_message is not None and max_message <= max_fragment):
+            limit = -1 if max_message is None else max_message
+        else:
+            limit = max_fragment
         events = self._events
         while True:
             if scan and self._recv_opcode is None and not self._utf8_checked:
