@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -8,6 +9,7 @@ from hypothesis import strategies as st
 
 from sansws.exceptions import InvalidHeaderFormat, InvalidHeaderValue
 from sansws.headers import (
+    MAX_LIST_ITEMS,
     ExtensionHeader,
     build_authorization_basic,
     build_extension,
@@ -272,9 +274,38 @@ def test_parse_extension_many_commas() -> None:
     assert parse_extension("," * MEGABYTE + "a" + ", " * MEGABYTE) == [("a", [])]
 
 
+def test_parse_extension_up_to_max_list_items() -> None:
+    header = ", ".join(f"e{i}" for i in range(MAX_LIST_ITEMS))
+    assert [name for name, _ in parse_extension(header)] == [f"e{i}" for i in range(64)]
+    # Empty elements do not count.
+    assert len(parse_extension(",,, " + header.replace(", ", ",,, , "))) == MAX_LIST_ITEMS
+
+
+@pytest.mark.parametrize(
+    "parse", [parse_extension, parse_connection, parse_upgrade, parse_subprotocol]
+)
+def test_parse_list_refuses_more_than_max_list_items(parse: Callable[[str], object]) -> None:
+    header = "a, " * MAX_LIST_ITEMS + "b"
+    with pytest.raises(InvalidHeaderFormat) as excinfo:
+        parse(header)
+    assert excinfo.value.error == "more than 64 elements"
+    assert excinfo.value.pos == 3 * MAX_LIST_ITEMS
+
+
 @pytest.mark.timeout(10)
-def test_parse_extension_many_extensions() -> None:
-    assert len(parse_extension("a, " * (HALF_MEGABYTE // 3) + "a")) == HALF_MEGABYTE // 3 + 1
+def test_parse_extension_many_extensions_stops_early() -> None:
+    # Half a megabyte of one-letter offers: refused at the 65th, not parsed.
+    header = "a, " * (HALF_MEGABYTE // 3) + "a"
+    with pytest.raises(InvalidHeaderFormat) as excinfo:
+        parse_extension(header)
+    assert excinfo.value.pos == 192
+    assert excinfo.value.header == header
+    # The message quotes 40 characters each side of the position, not the header.
+    assert str(excinfo.value) == (
+        "invalid Sec-WebSocket-Extensions header: more than 64 elements at 192 in "
+        "... a, a, a, a, a, a, a, a, a, a, a, a, a, a, a, a, a, a, a, a, a, a, a, a, a, a, a..."
+    )
+    assert "..." + header[152:232] + "..." in str(excinfo.value)
 
 
 @pytest.mark.timeout(10)

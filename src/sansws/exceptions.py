@@ -172,10 +172,23 @@ class InvalidHeader(InvalidHandshake):
 
 
 class InvalidHeaderFormat(InvalidHeader):
-    """A header does not follow its grammar; ``pos`` is where parsing stopped."""
+    """A header does not follow its grammar; ``pos`` is where parsing stopped.
+
+    ``header`` keeps the whole value. The message quotes at most
+    :data:`EXCERPT` characters of it on each side of ``pos``, because a server
+    puts the message in its 400 response and a header line may be 8 KiB long.
+    """
+
+    EXCERPT = 40
 
     def __init__(self, name: str, error: str, header: str, pos: int) -> None:
-        super().__init__(name, f"{error} at {pos} in {header}")
+        start, end = max(0, pos - self.EXCERPT), pos + self.EXCERPT
+        excerpt = header[start:end]
+        if start > 0:
+            excerpt = "..." + excerpt
+        if end < len(header):
+            excerpt += "..."
+        super().__init__(name, f"{error} at {pos} in {excerpt}")
         self.error = error
         self.header = header
         self.pos = pos

@@ -11,7 +11,10 @@ Builders check their input and raise :class:`ValueError` (or
 those are mistakes of the local application.
 
 Lists follow the ``#rule`` of RFC 7230 §7: elements are separated by commas
-with optional whitespace, and empty elements are allowed and ignored.
+with optional whitespace, and empty elements are allowed and ignored. A list
+holds at most :data:`MAX_LIST_ITEMS` elements per header line: a peer could
+otherwise pack thousands of one-letter offers into each line and make the
+server parse and negotiate hundreds of thousands of them per handshake.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import TypeVar
 from .exceptions import InvalidHeaderFormat, InvalidHeaderValue
 
 __all__ = [
+    "MAX_LIST_ITEMS",
     "ExtensionHeader",
     "ExtensionParameter",
     "Subprotocol",
@@ -46,6 +50,11 @@ ExtensionHeader = tuple[str, list[ExtensionParameter]]
 Subprotocol = str
 
 T = TypeVar("T")
+
+#: The most elements one header line's list may hold. Browsers send one or two
+#: extension offers and a few subprotocols; 64 leaves room for any real client
+#: while bounding the work per handshake to 64 elements per header line.
+MAX_LIST_ITEMS = 64
 
 # RFC 7230 §3.2.6: token = 1*tchar.
 _TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -121,15 +130,19 @@ def _parse_list(
 ) -> list[T]:
     """Parse ``1#item`` (RFC 7230 §7): one or more items, separated by commas.
 
-    Empty elements are skipped, but at least one item is required.
+    Empty elements are skipped, but at least one item is required, and at
+    most :data:`MAX_LIST_ITEMS`.
 
     Raises:
-        InvalidHeaderFormat: if the header does not match the grammar.
+        InvalidHeaderFormat: if the header does not match the grammar or
+            holds more than :data:`MAX_LIST_ITEMS` elements.
     """
     # "*( "," OWS ) element": leading empty elements.
     pos = _skip(_LIST_SEPARATOR_RE, header, 0)
     items: list[T] = []
     while True:
+        if len(items) == MAX_LIST_ITEMS:
+            raise InvalidHeaderFormat(name, f"more than {MAX_LIST_ITEMS} elements", header, pos)
         item, pos = parse_item(header, pos, name)
         items.append(item)
         # "*( OWS "," [ OWS element ] )": further commas are empty elements.
