@@ -557,3 +557,94 @@ async def test_unix_socket(tmp_path: Any) -> None:
         await ws.send("over unix")
         assert await ws.recv() == "over unix"
         assert ws.local_address == "" or isinstance(ws.local_address, str)
+
+
+# Write coalescing (Connection._send_message_data).
+
+
+def record_writes(ws: Connection) -> list[int]:
+    """Record the bytes of each write the connection makes to its transport."""
+    sizes: list[int] = []
+    transport = ws.transport
+    writelines = transport.writelines
+
+    def recording(chunks: Any) -> None:
+        chunks = list(chunks)
+        sizes.append(sum(map(len, chunks)))
+        writelines(chunks)
+
+    transport.writelines = recording  # type: ignore[method-assign]
+    return sizes
+
+
+@async_test
+async def test_a_lone_message_is_written_at_once() -> None:
+    async with running() as (_, uri), client(uri) as ws:
+        writes = record_writes(ws)
+        for _ in range(3):
+            await asyncio.sleep(0.001)  # more than BURST_GAP since the last write
+            await ws.send(b"x" * 10)
+            # Written inside send(), before any other task or callback ran.
+            assert writes[-1] == 2 + 4 + 10
+            assert await ws.recv() == b"x" * 10
+        assert writes == [16, 16, 16]
+
+
+@async_test
+async def test_a_burst_is_written_in_few_system_calls_and_in_order() -> None:
+    async with running() as (_, uri), client(uri) as ws:
+        writes = record_writes(ws)
+        await asyncio.sleep(0.001)
+        for i in range(500):  # one task step: no await yields here
+            await ws.send(f"{i:03d}" * 4)
+        # The first went out at once; the others follow it within BURST_GAP
+        # (unless the machine stalls a send for longer) and are held...
+        assert writes[0] == 2 + 4 + 12
+        held = 500 * 18 - sum(writes)
+        assert held > 0
+        await asyncio.sleep(0)
+        # ...and written together at the end of the loop iteration.
+        assert writes[-1] == held
+        assert sum(writes) == 500 * 18
+        assert len(writes) < 10
+        assert [await ws.recv() for _ in range(500)] == [f"{i:03d}" * 4 for i in range(500)]
+
+
+@async_test
+async def test_held_bytes_are_bounded_by_hold_limit() -> None:
+    from sansws.asyncio.connection import HOLD_LIMIT
+
+    async with running() as (_, uri), client(uri) as ws:
+        writes = record_writes(ws)
+        await asyncio.sleep(0.001)
+        for _ in range(64):
+            await ws.send(b"y" * 1000)
+        await asyncio.sleep(0)
+        frame = 2 + 2 + 4 + 1000  # 16-bit length, mask
+        assert sum(writes) == 64 * frame
+        assert writes[0] == frame
+        # Held bytes are written as soon as they reach HOLD_LIMIT: 17 frames.
+        per_write = -(-HOLD_LIMIT // frame)
+        assert max(writes) == per_write * frame
+        assert len(writes) < 10
+        assert [len(await ws.recv()) for _ in range(64)] == [1000] * 64
+
+
+@async_test
+async def test_held_messages_go_out_before_a_ping_and_the_close() -> None:
+    received: list[object] = []
+
+    async def burst_then_close(ws: ServerConnection) -> None:
+        await ws.recv()
+        for i in range(20):
+            await ws.send(str(i))
+        await ws.ping(b"after the burst")
+        await ws.close(1000, "done")
+
+    async with running(burst_then_close) as (_, uri), client(uri) as ws:
+        await ws.send("go")
+        async for message in ws:
+            received.append(message)
+        assert ws.close_code == 1000
+        assert ws.close_reason == "done"
+    assert received == [str(i) for i in range(20)]
