@@ -28,7 +28,7 @@ from sansws.exceptions import (
     ConnectionClosedOK,
     InvalidStatus,
 )
-from sansws.protocol import CLOSED, OPEN, Protocol
+from sansws.protocol import CLOSED, OPEN, Protocol, Side
 
 TIMEOUT = 20  # guards hangs only
 
@@ -648,3 +648,16 @@ async def test_held_messages_go_out_before_a_ping_and_the_close() -> None:
         assert ws.close_code == 1000
         assert ws.close_reason == "done"
     assert received == [str(i) for i in range(20)]
+
+
+@async_test
+async def test_held_messages_go_out_before_bytes_written_to_the_transport() -> None:
+    raw = Protocol(Side.CLIENT)
+    raw.send_text(b"raw")
+    (frame,) = raw.data_to_send()
+    async with running() as (_, uri), client(uri) as ws:
+        await asyncio.sleep(0.001)
+        for message in "abc":
+            await ws.send(message)
+        ws.transport.write(frame)  # getting .transport writes the held b, c first
+        assert [await ws.recv() for _ in range(4)] == ["a", "b", "c", "raw"]

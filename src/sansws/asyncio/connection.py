@@ -166,8 +166,16 @@ class Connection(ConnectionStatus, asyncio.Protocol):
 
     @property
     def transport(self) -> asyncio.Transport:
-        """The transport; only valid once the connection is made."""
+        """The transport; only valid once the connection is made.
+
+        Getting it writes any messages held for coalescing first (see
+        :meth:`send`), so that bytes written to it directly follow every
+        message sent before.
+        """
         assert self._transport is not None, "connection not made yet"
+        if self._held:
+            self._send_data()
+            self._last_write = monotonic()
         return self._transport
 
     @property
@@ -253,6 +261,12 @@ class Connection(ConnectionStatus, asyncio.Protocol):
         sent as one fragmented message, one frame per item (§5.4); all items
         must be of the same kind, and an empty iterable sends nothing. Other
         calls to ``send()`` wait until the fragmented message is complete.
+
+        A message that follows the previous write within 20 µs is held, with
+        at most 16 KiB of others, and written with them at the end of the
+        event loop iteration: a burst of sends costs one system call. The
+        order of calls is kept on the wire; a held message waits if the
+        loop is blocked before the iteration ends.
 
         Args:
             message: what to send.
