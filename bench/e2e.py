@@ -291,22 +291,13 @@ async def connect(impl: str, port: int, deflate: bool = False) -> Client:
     uri = f"ws://{HOST}:{port}/"
     ws: Any
     extensions = deflate_factories(impl, "client") if deflate else None
-    if impl == "sansws":
-        import sansws.asyncio
-
-        ws = await sansws.asyncio.connect(
-            uri,
-            compression=None,
-            extensions=extensions,
-            max_size=None,
-            ping_interval=None,
-            max_queue=64,
-        )
-        return WebsocketsLikeClient(ws)
-    if impl == "websockets":
-        import websockets.asyncio.client
-
-        ws = await websockets.asyncio.client.connect(
+    if impl in ("sansws", "websockets"):
+        # The two share connect()'s signature and these options.
+        if impl == "sansws":
+            from sansws.asyncio import connect as connect_ws
+        else:
+            from websockets.asyncio.client import connect as connect_ws
+        ws = await connect_ws(
             uri,
             compression=None,
             extensions=extensions,

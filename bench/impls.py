@@ -136,6 +136,11 @@ def _sansws_consumer() -> Callable[[list[Any]], int]:
     return consume
 
 
+# zlib settings for every library's deflate cells: the same for all, not each
+# library's defaults (sansws's memLevel is 5), so the rows compare libraries.
+DEFLATE_SETTINGS: dict[str, int] = {"level": 6, "memLevel": 8}
+
+
 def sansws_protocol(side: str, deflate: bool) -> Any:
     from sansws.protocol import Protocol, Side
 
@@ -143,9 +148,7 @@ def sansws_protocol(side: str, deflate: bool) -> Any:
     if deflate:
         extension = sansws_deflate()
         assert extension is not None
-        # The same settings as websockets below, not sansws's own defaults
-        # (memLevel 5), so that the rows compare the libraries, not zlib's.
-        protocol.extensions = [extension(False, False, 15, 15, {"level": 6, "memLevel": 8})]
+        protocol.extensions = [extension(False, False, 15, 15, DEFLATE_SETTINGS)]
     return protocol
 
 
@@ -194,8 +197,7 @@ def websockets_protocol(side: str, deflate: bool) -> Any:
     if deflate:
         from websockets.extensions.permessage_deflate import PerMessageDeflate
 
-        settings = {"level": 6, "memLevel": 8}
-        protocol.extensions = [PerMessageDeflate(False, False, 15, 15, settings)]
+        protocol.extensions = [PerMessageDeflate(False, False, 15, 15, DEFLATE_SETTINGS)]
     return protocol
 
 

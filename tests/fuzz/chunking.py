@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from typing import Any
 
 HEADER_SIZE = 3
 
@@ -45,3 +46,15 @@ def chunks(stream: bytes, seed: int) -> Iterator[bytes]:
         size = rng.choice((1, 2, 3, rng.randint(1, 64), rng.randint(1, 4096)))
         yield stream[pos : pos + size]
         pos += size
+
+
+def feed(protocol: Any, checker: Any, stream: bytes, seed: int) -> None:
+    """Feed ``stream`` to ``protocol`` in the chunks ``seed`` picks.
+
+    After each chunk, ``checker.received`` counts the bytes fed so far and
+    ``checker.step()`` checks what the protocol did with them.
+    """
+    for chunk in chunks(stream, seed):
+        protocol.receive_data(chunk)
+        checker.received += len(chunk)
+        checker.step()

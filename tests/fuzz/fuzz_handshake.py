@@ -26,7 +26,7 @@ import sys
 
 import atheris
 from atheris.import_hook import instrument_imports
-from chunking import chunks, split_input
+from chunking import feed, split_input
 
 # Coverage feedback for sansws and h11 only, and only when run as a fuzzer:
 # a test that imports this module replays inputs without it.
@@ -130,10 +130,7 @@ def TestOneInput(data: bytes) -> None:
     flags, seed, stream = split_input(data)
     protocol = make_protocol(flags)
     checker = Checker(protocol)
-    for chunk in chunks(stream, seed):
-        protocol.receive_data(chunk)
-        checker.received += len(chunk)
-        checker.step()
+    feed(protocol, checker, stream, seed)
     protocol.receive_eof()
     checker.step()
     assert protocol.state is CLOSED

@@ -24,7 +24,7 @@ import sys
 
 import atheris
 from atheris.import_hook import instrument_imports
-from chunking import chunks, split_input
+from chunking import feed, split_input
 
 # Coverage feedback for sansws and h11 only, and only when run as a fuzzer:
 # a test that imports this module replays inputs without it.
@@ -126,10 +126,7 @@ def TestOneInput(data: bytes) -> None:
     flags, seed, stream = split_input(data)
     protocol = make_protocol(flags)
     checker = Checker(protocol)
-    for chunk in chunks(stream, seed):
-        protocol.receive_data(chunk)
-        checker.received += len(chunk)
-        checker.step()
+    feed(protocol, checker, stream, seed)
     protocol.release_failure()
     checker.step()
     protocol.receive_eof()

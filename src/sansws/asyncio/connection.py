@@ -174,8 +174,7 @@ class Connection(ConnectionStatus, asyncio.Protocol):
         """
         assert self._transport is not None, "connection not made yet"
         if self._held:
-            self._send_data()
-            self._last_write = monotonic()
+            self._write_held()
         return self._transport
 
     @property
@@ -447,23 +446,25 @@ class Connection(ConnectionStatus, asyncio.Protocol):
         of the calls.
         """
         if not self._held and monotonic() - self._last_write > BURST_GAP:
-            self._send_data()
-            self._last_write = monotonic()
+            self._write_held()
             return
         data = self.protocol.data_to_send()
         self._held += data
         self._held_size += sum(map(len, data))
         if self._held_size >= HOLD_LIMIT:
-            self._send_data()
-            self._last_write = monotonic()
+            self._write_held()
         elif self._flush_handle is None:
             self._flush_handle = self.loop.call_soon(self._end_of_iteration)
 
     def _end_of_iteration(self) -> None:
         self._flush_handle = None
         if self._held:
-            self._send_data()
-            self._last_write = monotonic()
+            self._write_held()
+
+    def _write_held(self) -> None:
+        """Write the held messages and what the core queued; restart the gap."""
+        self._send_data()
+        self._last_write = monotonic()
 
     def _send_data(self) -> None:
         data = self.protocol.data_to_send()
